@@ -1,0 +1,17 @@
+from dreamseed.exceptions import PermanentJobError
+
+
+class CalibrationError(PermanentJobError):
+    code = "calibration_error"
+
+
+class CalibrationInputError(CalibrationError):
+    """The response data cannot identify the model."""
+
+    code = "calibration_input"
+
+
+class CalibrationLocked(CalibrationError):
+    """Another calibration of the same organisation is running."""
+
+    code = "calibration_locked"

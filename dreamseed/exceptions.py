@@ -1,0 +1,23 @@
+"""The project's base exceptions, shared by every app."""
+
+
+class DreamSeedError(Exception):
+    """Base of every error the project raises on purpose."""
+
+
+class PermanentJobError(DreamSeedError):
+    """The job cannot succeed as asked: retrying would fail the same way."""
+
+    code = "permanent_error"
+
+
+class TransientJobError(DreamSeedError):
+    """A passing fault (a connection, a storage outage): worth retrying."""
+
+    code = "transient_error"
+
+
+class JobCancelled(DreamSeedError):
+    """The job was cancelled while it ran."""
+
+    code = "cancelled"

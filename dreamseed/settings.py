@@ -1,0 +1,320 @@
+"""Settings for DreamSeed jobs.
+
+Everything comes from the environment. With nothing configured the project
+runs on the embedded default: SQLite and kombu's filesystem transport under
+``DREAMSEED_VAR_DIR``, so a machine with only Python can run the demo.
+Production sets ``DATABASE_URL`` (PostgreSQL) and ``CELERY_BROKER_URL``
+(Redis).
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from kombu import Queue
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name, default=False):
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name, default):
+    value = os.environ.get(name)
+    return default if value in (None, "") else int(value)
+
+
+# Runtime files of the embedded default (database, broker folders, media).
+VAR_DIR = Path(os.environ.get("DREAMSEED_VAR_DIR", BASE_DIR / "var"))
+
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = os.environ.get(
+    "DJANGO_SECRET_KEY", "embedded-default-only-not-for-production-use"
+)
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1").split(",")
+    if h.strip()
+]
+if os.environ.get("DATABASE_URL") and SECRET_KEY.startswith("embedded-default"):
+    # Production profile: refuse to run with the public development key.
+    if not env_bool("DREAMSEED_ALLOW_DEFAULT_SECRET", False):
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "DATABASE_URL is set but DJANGO_SECRET_KEY is not: set a secret key "
+            "(or DREAMSEED_ALLOW_DEFAULT_SECRET=1 for tests)."
+        )
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "django_celery_results",
+    "assessments",
+    "jobs",
+    "calibration",
+    "reports",
+    "notifications",
+    "exports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dreamseed.urls"
+WSGI_APPLICATION = "dreamseed.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------
+
+EMBEDDED = not os.environ.get("DATABASE_URL")
+if EMBEDDED:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "dreamseed.sqlite3",
+            "OPTIONS": {
+                # Several worker processes write at once: WAL lets readers go on
+                # while one writes, IMMEDIATE takes the write lock up front so a
+                # transaction never fails half-way on an upgrade, and the busy
+                # timeout (seconds) makes writers wait instead of failing.
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+else:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            os.environ["DATABASE_URL"],
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE_SECONDS", 60),
+            conn_health_checks=True,
+        )
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = Path(os.environ.get("DREAMSEED_MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_URL = "media/"
+
+# Files (report PDFs, exports) go through Django's storage API. Production may
+# point "default" at an S3-compatible backend with DREAMSEED_STORAGE_BACKEND.
+STORAGES = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "DREAMSEED_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        ),
+    },
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+
+# Request bodies larger than this (bytes) are refused before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DREAMSEED_MAX_BODY_BYTES", 1_000_000)
+
+# --- REST framework ---------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "assessments.permissions.HasOrganisation",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "jobs.pagination.JobCursorPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_RATES": {
+        "submissions": os.environ.get("DREAMSEED_SUBMIT_RATE", "600/minute"),
+    },
+    "EXCEPTION_HANDLER": "dreamseed.api.exception_handler",
+    "STRICT_JSON": True,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DreamSeed jobs API",
+    "DESCRIPTION": "Submit and track background work: reports, calibrations, "
+    "exports.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Celery -------------------------------------------------------------------
+
+# Broker: Redis in production; kombu's filesystem transport on the embedded
+# default (no server to install, but no priorities either).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+
+# Longest hard time limit of any task, in seconds. Calibration of a large bank
+# may run for hours.
+JOBS_LONGEST_TIME_LIMIT_SECONDS = env_int("JOBS_LONGEST_TIME_LIMIT_SECONDS", 6 * 3600)
+
+if BROKER_IS_REDIS:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Ten real priority lanes (kombu's default has four: 0, 3, 6, 9).
+        "priority_steps": list(range(10)),
+        "sep": ":",
+        "queue_order_strategy": "priority",
+        # Redis redelivers an unacknowledged message after this many seconds.
+        # It must exceed every hard time limit, or a running task is handed
+        # to a second worker while the first still works on it.
+        "visibility_timeout": JOBS_LONGEST_TIME_LIMIT_SECONDS + 3600,
+    }
+elif CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_dir = VAR_DIR / "broker"
+    for _sub in ("queue", "processed"):
+        (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "processed_folder": str(_broker_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {}
+
+CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", "django-db")
+CELERY_CACHE_BACKEND = "django-cache"
+CELERY_RESULT_EXTENDED = True  # store task name, arguments and worker
+CELERY_RESULT_EXPIRES = 24 * 3600  # seconds
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_MAX_TASKS_PER_CHILD = 100
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [
+    Queue("default"),
+    Queue("reports"),
+    Queue("irt"),
+    Queue("emails"),
+    Queue("exports"),
+]
+CELERY_TASK_ROUTES = {
+    "dreamseed.reports.*": {"queue": "reports"},
+    "dreamseed.calibration.*": {"queue": "irt"},
+    "dreamseed.notifications.*": {"queue": "emails"},
+    "dreamseed.exports.*": {"queue": "exports"},
+}
+
+# API priority 0-9, higher is more urgent; see jobs.priorities.
+JOBS_DEFAULT_PRIORITY = 5
+# Broker priority of a message published without one (the API's default 5:
+# Redis serves 0 first, so 9 - 5).
+CELERY_TASK_DEFAULT_PRIORITY = 9 - JOBS_DEFAULT_PRIORITY
+
+# Job lifecycle.
+JOBS_MAX_ATTEMPTS = env_int("JOBS_MAX_ATTEMPTS", 3)
+JOBS_RETRY_BACKOFF_SECONDS = env_int("JOBS_RETRY_BACKOFF_SECONDS", 5)
+JOBS_RETRY_BACKOFF_MAX_SECONDS = env_int("JOBS_RETRY_BACKOFF_MAX_SECONDS", 300)
+JOBS_HEARTBEAT_SECONDS = env_int("JOBS_HEARTBEAT_SECONDS", 30)
+# A running job whose heartbeat is older than this is presumed lost.
+JOBS_STALE_AFTER_SECONDS = env_int("JOBS_STALE_AFTER_SECONDS", 300)
+# A queued job not started after this long is published again.
+JOBS_REQUEUE_AFTER_SECONDS = env_int("JOBS_REQUEUE_AFTER_SECONDS", 600)
+JOBS_BATCH_MAX_SIZE = env_int("JOBS_BATCH_MAX_SIZE", 1000)
+
+# Calibration.
+CALIBRATION_DEFAULT_METHOD = os.environ.get("CALIBRATION_DEFAULT_METHOD", "jmle")
+CALIBRATION_MAX_ITERATIONS = env_int("CALIBRATION_MAX_ITERATIONS", 500)
+CALIBRATION_TOLERANCE = float(os.environ.get("CALIBRATION_TOLERANCE", "1e-4"))
+CALIBRATION_TIME_LIMIT_SECONDS = env_int(
+    "CALIBRATION_TIME_LIMIT_SECONDS", JOBS_LONGEST_TIME_LIMIT_SECONDS
+)
+# Responses read from the database per query when building the matrix.
+CALIBRATION_READ_CHUNK_ROWS = env_int("CALIBRATION_READ_CHUNK_ROWS", 200_000)
+
+# Reports.
+REPORTS_ENGINE = os.environ.get("REPORTS_ENGINE", "auto")  # auto|builtin|quarto
+REPORTS_RENDER_TIMEOUT_SECONDS = env_int("REPORTS_RENDER_TIMEOUT_SECONDS", 120)
+REPORTS_TIME_LIMIT_SECONDS = env_int("REPORTS_TIME_LIMIT_SECONDS", 600)
+REPORTS_TEMPLATE_DIR = BASE_DIR / "templates" / "reports"
+
+# E-mail: console on the embedded default, SMTP when a host is configured.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 30)
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "reports@dreamseed.invalid")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+    },
+}

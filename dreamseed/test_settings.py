@@ -1,0 +1,28 @@
+"""Settings for the test suite: the real PostgreSQL and Redis on 127.0.0.1.
+
+Each can be overridden from the environment; the defaults are the services a
+developer machine and CI run locally.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dreamseed")
+# A Redis database of its own, flushed by the tests.
+os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
+os.environ.setdefault("DREAMSEED_ALLOW_DEFAULT_SECRET", "1")
+os.environ.setdefault("DREAMSEED_VAR_DIR", tempfile.mkdtemp(prefix="dreamseed-test-"))
+# Short cycles so lifecycle tests finish in seconds.
+os.environ.setdefault("JOBS_HEARTBEAT_SECONDS", "1")
+os.environ.setdefault("JOBS_RETRY_BACKOFF_SECONDS", "1")
+os.environ.setdefault("JOBS_RETRY_BACKOFF_MAX_SECONDS", "2")
+os.environ.setdefault("JOBS_REQUEUE_AFTER_SECONDS", "5")
+os.environ.setdefault("REPORTS_ENGINE", "builtin")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,  # noqa: F405
+    "DEFAULT_THROTTLE_RATES": {"submissions": "100000/minute"},
+}

@@ -1,0 +1,62 @@
+from django.contrib import admin
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from calibration import views as calibration_views
+from jobs import views as job_views
+from reports import views as report_views
+
+api = "api/v1/"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path(f"{api}jobs/", job_views.JobListView.as_view(), name="job-list"),
+    path(
+        f"{api}jobs/dead-letter/",
+        job_views.DeadLetterListView.as_view(),
+        name="job-dead-letter",
+    ),
+    path(f"{api}jobs/<uuid:pk>/", job_views.JobDetailView.as_view(), name="job-detail"),
+    path(
+        f"{api}jobs/<uuid:pk>/cancel/",
+        job_views.JobCancelView.as_view(),
+        name="job-cancel",
+    ),
+    path(f"{api}reports/", report_views.ReportListView.as_view(), name="report-list"),
+    path(
+        f"{api}reports/submit/",
+        report_views.ReportSubmitView.as_view(),
+        name="report-submit",
+    ),
+    path(
+        f"{api}reports/batch/",
+        report_views.ReportBatchSubmitView.as_view(),
+        name="report-batch",
+    ),
+    path(
+        f"{api}reports/<uuid:pk>/",
+        report_views.ReportDetailView.as_view(),
+        name="report-detail",
+    ),
+    path(
+        f"{api}reports/<uuid:pk>/pdf/",
+        report_views.ReportPdfView.as_view(),
+        name="report-pdf",
+    ),
+    path(
+        f"{api}calibrations/",
+        calibration_views.CalibrationSubmitView.as_view(),
+        name="calibration-submit",
+    ),
+    path(
+        f"{api}calibrations/<uuid:pk>/",
+        calibration_views.CalibrationRunDetailView.as_view(),
+        name="calibration-run-detail",
+    ),
+    path(f"{api}schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        f"{api}docs/",
+        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+]

@@ -1,0 +1,357 @@
+"""The base of every job task: claiming, heartbeats, progress and outcome.
+
+Task bodies are plain functions ``handler(job, ctx) -> dict`` registered with
+:func:`job_task`. Everything about status lives here: a handler reports
+progress through ``ctx`` and signals the outcome by returning (succeeded) or
+raising (:class:`PermanentJobError` fails at once, :class:`TransientJobError`
+and lost connections are retried with capped exponential backoff,
+:class:`JobCancelled` cancels).
+"""
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from datetime import timedelta
+
+from celery import shared_task
+from celery.exceptions import Retry, SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
+from django.db import transaction
+from django.utils import timezone
+
+from dreamseed.exceptions import JobCancelled, PermanentJobError, TransientJobError
+
+from .models import Job
+from .services import TASKS_BY_KIND, update_batch
+
+logger = logging.getLogger(__name__)
+
+# Errors worth another attempt: the work may well succeed once the database,
+# broker, storage or mail server is back.
+TRANSIENT_ERRORS = (
+    TransientJobError,
+    OperationalError,
+    InterfaceError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def claimant_name():
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def lease_seconds():
+    return max(3 * settings.JOBS_HEARTBEAT_SECONDS, 3)
+
+
+def retry_countdown(attempt):
+    """Capped exponential backoff with full jitter, in seconds."""
+    ceiling = min(
+        settings.JOBS_RETRY_BACKOFF_MAX_SECONDS,
+        settings.JOBS_RETRY_BACKOFF_SECONDS * 2 ** max(attempt - 1, 0),
+    )
+    return random.uniform(ceiling / 2, ceiling)
+
+
+def _claimant_is_dead(claimed_by):
+    """Tell whether a claimant on this host has exited (unknowable elsewhere)."""
+    host, _, pid = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Busy(Exception):
+    """Another live worker holds the job; try again after ``seconds``."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+
+def claim(job_id):
+    """Mark the job running for this process, or say why not.
+
+    Returns the job, ``None`` when there is nothing to do (finished,
+    cancelled, unknown, or out of attempts), or raises :class:`Busy`.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            logger.warning("job %s does not exist; message dropped", job_id)
+            return None
+        if job.is_terminal:
+            logger.info("job %s already %s; duplicate delivery ignored", job.id, job.status)
+            return None
+        if job.cancel_requested:
+            _finish(job, Job.Status.CANCELLED, error="Cancelled.", code="cancelled")
+            return None
+        if job.status == Job.Status.RUNNING:
+            lease_valid = job.lease_expires_at and job.lease_expires_at > now
+            if lease_valid and not _claimant_is_dead(job.claimed_by):
+                remaining = (job.lease_expires_at - now).total_seconds()
+                raise Busy(remaining + 1)
+            logger.warning(
+                "job %s: worker %s lost it; taking over", job.id, job.claimed_by
+            )
+        if job.attempts >= job.max_attempts:
+            _finish(
+                job,
+                Job.Status.FAILED,
+                error=(
+                    f"Gave up after {job.attempts} attempts: the worker was lost "
+                    "each time (killed, or out of memory)."
+                ),
+                code="worker_lost",
+                dead_letter=True,
+            )
+            return None
+        job.status = Job.Status.RUNNING
+        job.attempts += 1
+        job.claimed_by = claimant_name()
+        job.started_at = now
+        job.heartbeat_at = now
+        job.lease_expires_at = now + timedelta(seconds=lease_seconds())
+        job.error = ""
+        job.error_code = ""
+        job.save()
+    logger.info("job %s started (attempt %s)", job.id, job.attempts)
+    return job
+
+
+def _finish(job, status, *, result=None, error="", code="", dead_letter=False):
+    job.status = status
+    job.finished_at = timezone.now()
+    job.lease_expires_at = None
+    job.error = error
+    job.error_code = code
+    job.dead_letter = dead_letter
+    if result is not None:
+        job.result = result
+    if status == Job.Status.SUCCEEDED:
+        job.progress_percent = 100
+        job.progress_step = "done"
+    job.save()
+
+
+def finish(job_id, status, **kwargs):
+    """Record a job's outcome and update its batch, in one place."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job_id)
+        _finish(job, status, **kwargs)
+    if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
+        update_batch(job.parent_id)
+    logger.info("job %s %s", job.id, status)
+    if status == Job.Status.SUCCEEDED:
+        from .signals import job_succeeded
+
+        job_succeeded.send(sender=Job, job=job)
+    from .signals import job_finished
+
+    job_finished.send(sender=Job, job=job)
+    return job
+
+
+class JobContext:
+    """What a handler may do to its job while it runs."""
+
+    # Progress is written at most this often (seconds) unless the step changes.
+    WRITE_INTERVAL = 0.5
+    CANCEL_CHECK_INTERVAL = 1.0
+
+    def __init__(self, job, cancel_event):
+        self.job = job
+        self._cancel_event = cancel_event
+        self._last_write = 0.0
+        self._last_step = None
+        self._last_check = time.monotonic()
+
+    def progress(self, percent, step=None):
+        """Record progress (0-100) and the current step; stop if cancelled."""
+        percent = max(0, min(100, int(percent)))
+        step = self._last_step if step is None else step
+        now = time.monotonic()
+        if step != self._last_step or now - self._last_write >= self.WRITE_INTERVAL:
+            heartbeat = timezone.now()
+            Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING).update(
+                progress_percent=percent,
+                progress_step=step or "",
+                heartbeat_at=heartbeat,
+                lease_expires_at=heartbeat + timedelta(seconds=lease_seconds()),
+            )
+            self._last_write = now
+            self._last_step = step
+            logger.debug("job %s progress %s%% %s", self.job.pk, percent, step)
+        self.check_cancelled()
+
+    def check_cancelled(self):
+        """Raise :class:`JobCancelled` if someone asked the job to stop."""
+        now = time.monotonic()
+        if not self._cancel_event.is_set() and (
+            now - self._last_check >= self.CANCEL_CHECK_INTERVAL
+        ):
+            self._last_check = now
+            if Job.objects.filter(pk=self.job.pk, cancel_requested=True).exists():
+                self._cancel_event.set()
+        if self._cancel_event.is_set():
+            raise JobCancelled(f"job {self.job.pk} was cancelled")
+
+    @property
+    def cancelled(self):
+        return self._cancel_event.is_set()
+
+
+class Heartbeat(threading.Thread):
+    """Renew a running job's lease and notice cancellation, from a thread."""
+
+    def __init__(self, job_id, claimed_by, cancel_event):
+        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
+        self.job_id = job_id
+        self.claimed_by = claimed_by
+        self.cancel_event = cancel_event
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            while not self.stopped.wait(settings.JOBS_HEARTBEAT_SECONDS):
+                try:
+                    now = timezone.now()
+                    Job.objects.filter(
+                        pk=self.job_id,
+                        status=Job.Status.RUNNING,
+                        claimed_by=self.claimed_by,
+                    ).update(
+                        heartbeat_at=now,
+                        lease_expires_at=now + timedelta(seconds=lease_seconds()),
+                    )
+                    if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                        self.cancel_event.set()
+                except DatabaseError:
+                    logger.warning("job %s heartbeat failed", self.job_id, exc_info=True)
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.stopped.set()
+        self.join(timeout=5)
+
+
+def run_job(task, job_id, handler):
+    """Run ``handler`` for the job ``job_id`` under the job lifecycle."""
+    try:
+        job = claim(job_id)
+    except Busy as busy:
+        logger.info("job %s held by a live worker; checking again later", job_id)
+        raise task.retry(countdown=busy.seconds, max_retries=None)
+    if job is None:
+        return {"job": str(job_id), "skipped": True}
+
+    cancel_event = threading.Event()
+    heartbeat = Heartbeat(job.pk, job.claimed_by, cancel_event)
+    heartbeat.start()
+    try:
+        result = handler(job, JobContext(job, cancel_event))
+    except Retry:
+        raise
+    except JobCancelled:
+        finish(job.pk, Job.Status.CANCELLED, error="Cancelled while running.", code="cancelled")
+        return {"job": str(job.pk), "status": "cancelled"}
+    except SoftTimeLimitExceeded:
+        finish(
+            job.pk,
+            Job.Status.FAILED,
+            error=(
+                f"Stopped: the time limit of {task.soft_time_limit or '?'} s "
+                "was exceeded."
+            ),
+            code="time_limit",
+        )
+        return {"job": str(job.pk), "status": "failed"}
+    except PermanentJobError as exc:
+        logger.error("job %s failed: %s", job.pk, exc)
+        finish(job.pk, Job.Status.FAILED, error=str(exc), code=exc.code)
+        return {"job": str(job.pk), "status": "failed"}
+    except TRANSIENT_ERRORS as exc:
+        return _retry_or_fail(task, job, exc)
+    except Exception as exc:
+        logger.exception("job %s failed with an unexpected error", job.pk)
+        finish(
+            job.pk,
+            Job.Status.FAILED,
+            error=f"Internal error: {type(exc).__name__}: {exc}",
+            code="internal_error",
+        )
+        return {"job": str(job.pk), "status": "failed"}
+    finally:
+        heartbeat.stop()
+
+    finish(job.pk, Job.Status.SUCCEEDED, result=result)
+    return {"job": str(job.pk), "status": "succeeded"}
+
+
+def _retry_or_fail(task, job, exc):
+    reason = f"{type(exc).__name__}: {exc}"
+    if job.attempts >= job.max_attempts:
+        logger.error("job %s failed after %s attempts: %s", job.pk, job.attempts, reason)
+        finish(
+            job.pk,
+            Job.Status.FAILED,
+            error=f"Gave up after {job.attempts} attempts. Last error: {reason}",
+            code=getattr(exc, "code", "transient_error"),
+            dead_letter=True,
+        )
+        return {"job": str(job.pk), "status": "failed"}
+    countdown = retry_countdown(job.attempts)
+    logger.warning(
+        "job %s attempt %s failed (%s); retrying in %.0f s",
+        job.pk,
+        job.attempts,
+        reason,
+        countdown,
+    )
+    # The database itself may be what failed: if this write fails too, the
+    # job stays running until its lease expires and the sweeper takes over.
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.QUEUED,
+        error=f"Attempt {job.attempts} failed, retrying: {reason}",
+        error_code="retrying",
+        lease_expires_at=None,
+        published_at=timezone.now(),
+    )
+    raise task.retry(countdown=countdown, max_retries=None)
+
+
+def job_task(*, kind, name, soft_time_limit=None, time_limit=None):
+    """Register ``handler(job, ctx)`` as the Celery task for jobs of ``kind``."""
+
+    def decorator(handler):
+        @shared_task(
+            bind=True,
+            name=name,
+            max_retries=None,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            soft_time_limit=soft_time_limit,
+            time_limit=time_limit,
+        )
+        def task(self, job_id):
+            return run_job(self, job_id, handler)
+
+        task.handler = handler
+        TASKS_BY_KIND[kind] = task
+        return task
+
+    return decorator

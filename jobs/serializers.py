@@ -1,0 +1,57 @@
+from rest_framework import serializers
+from rest_framework.reverse import reverse
+
+from .models import Job
+
+
+class JobSerializer(serializers.ModelSerializer):
+    progress = serializers.SerializerMethodField()
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = [
+            "id",
+            "kind",
+            "status",
+            "priority",
+            "progress",
+            "params",
+            "result",
+            "error",
+            "error_code",
+            "attempts",
+            "parent",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "links",
+        ]
+        read_only_fields = fields
+
+    def get_progress(self, job):
+        return {"percent": job.progress_percent, "step": job.progress_step}
+
+    def get_links(self, job):
+        request = self.context.get("request")
+        links = {"self": reverse("job-detail", args=[job.pk], request=request)}
+        result = job.result or {}
+        if job.status == Job.Status.SUCCEEDED:
+            if result.get("report"):
+                links["pdf"] = reverse(
+                    "report-pdf", args=[result["report"]], request=request
+                )
+                links["report"] = reverse(
+                    "report-detail", args=[result["report"]], request=request
+                )
+            if result.get("calibration_run"):
+                links["calibration_run"] = reverse(
+                    "calibration-run-detail",
+                    args=[result["calibration_run"]],
+                    request=request,
+                )
+            if result.get("export"):
+                links["download"] = reverse(
+                    "export-download", args=[result["export"]], request=request
+                )
+        return links

@@ -1,0 +1,221 @@
+"""Creating, publishing, cancelling and requeueing jobs.
+
+A job is written to the database first; its message is published only after
+that transaction commits, so a worker never receives an id it cannot read.
+The broker may still lose the message (Redis keeps nothing on disk here): the
+sweeper publishes again whatever waited too long, and a second delivery of a
+finished job does nothing.
+"""
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from .models import Job
+from .priorities import broker_priority
+
+logger = logging.getLogger(__name__)
+
+# kind -> Celery task, filled in by jobs.runner.job_task as apps load.
+TASKS_BY_KIND = {}
+
+
+def create_job(
+    *,
+    organisation,
+    kind,
+    params=None,
+    priority=None,
+    submitted_by=None,
+    parent=None,
+    idempotency_key=None,
+    request_hash="",
+    publish=True,
+):
+    """Record a job and publish it once the surrounding transaction commits."""
+    if kind not in Job.Kind.values:
+        raise ValueError(f"unknown job kind {kind!r}")
+    job = Job.objects.create(
+        organisation=organisation,
+        kind=kind,
+        params=params or {},
+        priority=settings.JOBS_DEFAULT_PRIORITY if priority is None else priority,
+        submitted_by=submitted_by,
+        parent=parent,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+        max_attempts=settings.JOBS_MAX_ATTEMPTS,
+    )
+    logger.info("job %s queued (kind=%s priority=%s)", job.id, kind, job.priority)
+    if publish:
+        transaction.on_commit(lambda: publish_job(job.id))
+    return job
+
+
+def publish_job(job_id, countdown=None):
+    """Send a queued job's message to the broker; failures are left to the sweeper."""
+    job = Job.objects.filter(pk=job_id).only("id", "kind", "priority", "status").first()
+    if job is None or job.is_terminal:
+        return False
+    task = TASKS_BY_KIND[job.kind]
+    task_id = str(uuid.uuid4())
+    try:
+        task.apply_async(
+            args=[str(job.id)],
+            task_id=task_id,
+            priority=broker_priority(job.priority),
+            countdown=countdown,
+        )
+    except Exception:
+        # The job row stays queued; the sweeper publishes it again later.
+        logger.warning("job %s could not be published; will retry", job_id, exc_info=True)
+        return False
+    Job.objects.filter(pk=job.id).update(
+        celery_task_id=task_id,
+        published_at=timezone.now(),
+        publish_count=F("publish_count") + 1,
+    )
+    logger.debug("job %s published as task %s", job_id, task_id)
+    return True
+
+
+def cancel_job(job):
+    """Cancel a queued job now, or ask a running one to stop at its next step."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.is_terminal:
+            return job
+        if job.status == Job.Status.QUEUED:
+            job.status = Job.Status.CANCELLED
+            job.finished_at = timezone.now()
+            job.error = "Cancelled before it started."
+            job.error_code = "cancelled"
+        job.cancel_requested = True
+        job.save()
+    for child in job.children.exclude(status__in=Job.TERMINAL):
+        cancel_job(child)
+    if job.status == Job.Status.CANCELLED:
+        from .signals import job_finished
+
+        job_finished.send(sender=Job, job=job)
+        if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
+            update_batch(job.parent_id)
+    logger.info("job %s cancel requested (status now %s)", job.id, job.status)
+    return job
+
+
+def requeue_job(job):
+    """Put a failed or cancelled job back in the queue with fresh attempts."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (Job.Status.FAILED, Job.Status.CANCELLED):
+            return job
+        job.status = Job.Status.QUEUED
+        job.attempts = 0
+        job.dead_letter = False
+        job.cancel_requested = False
+        job.error = ""
+        job.error_code = ""
+        job.progress_percent = 0
+        job.progress_step = ""
+        job.finished_at = None
+        job.started_at = None
+        job.save()
+        transaction.on_commit(lambda: publish_job(job.id))
+    logger.info("job %s requeued", job.id)
+    return job
+
+
+def update_batch(batch_id):
+    """Recount a batch's members and finish the batch when all have ended."""
+    with transaction.atomic():
+        batch = Job.objects.select_for_update().get(pk=batch_id)
+        counts = batch.children.aggregate(
+            total=Count("id"),
+            succeeded=Count("id", filter=Q(status=Job.Status.SUCCEEDED)),
+            failed=Count("id", filter=Q(status=Job.Status.FAILED)),
+            cancelled=Count("id", filter=Q(status=Job.Status.CANCELLED)),
+        )
+        done = counts["succeeded"] + counts["failed"] + counts["cancelled"]
+        total = counts["total"] or 1
+        batch.progress_percent = int(100 * done / total)
+        batch.progress_step = f"{done} of {counts['total']} done"
+        if batch.status == Job.Status.QUEUED and done:
+            batch.status = Job.Status.RUNNING
+            batch.started_at = batch.started_at or timezone.now()
+        if done == counts["total"] and not batch.is_terminal:
+            members = list(
+                batch.children.order_by("created_at").values(
+                    "id", "status", "error", "result"
+                )
+            )
+            batch.result = {
+                "total": counts["total"],
+                "succeeded": counts["succeeded"],
+                "failed": counts["failed"],
+                "cancelled": counts["cancelled"],
+                "members": [
+                    {
+                        "job": str(m["id"]),
+                        "status": m["status"],
+                        "error": m["error"],
+                        "result": m["result"],
+                    }
+                    for m in members
+                ],
+            }
+            batch.finished_at = timezone.now()
+            if counts["succeeded"] == counts["total"]:
+                batch.status = Job.Status.SUCCEEDED
+            elif batch.cancel_requested:
+                batch.status = Job.Status.CANCELLED
+                batch.error = "Cancelled."
+                batch.error_code = "cancelled"
+            else:
+                batch.status = Job.Status.FAILED
+                batch.error = (
+                    f"{counts['failed'] + counts['cancelled']} of "
+                    f"{counts['total']} members did not succeed."
+                )
+                batch.error_code = "members_failed"
+        batch.save()
+    return batch
+
+
+def sweep(now=None):
+    """Publish again the jobs whose messages were lost or whose worker died.
+
+    Returns the number of jobs published. Queued jobs are retried with a
+    doubling interval (a long backlog is not lost, only slow, and each extra
+    delivery of a finished job is a no-op); running jobs whose lease expired
+    are handed to whichever worker takes the new message.
+    """
+    now = now or timezone.now()
+    requeue_after = timedelta(seconds=settings.JOBS_REQUEUE_AFTER_SECONDS)
+    published = 0
+
+    leaf = Q(~Q(kind=Job.Kind.REPORT_BATCH))
+    queued = Job.objects.filter(leaf, status=Job.Status.QUEUED).filter(
+        Q(published_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
+        | Q(published_at__lt=now - requeue_after)
+    )
+    for job in queued.only("id", "published_at", "publish_count")[:1000]:
+        if job.published_at is not None:
+            backoff = requeue_after * (2 ** min(job.publish_count - 1, 6))
+            if job.published_at > now - backoff:
+                continue
+        logger.warning("job %s still queued; publishing again", job.id)
+        published += publish_job(job.id)
+
+    stale = Job.objects.filter(
+        leaf, status=Job.Status.RUNNING, lease_expires_at__lt=now
+    ).only("id")[:1000]
+    for job in stale:
+        logger.warning("job %s lost its worker; publishing again", job.id)
+        published += publish_job(job.id)
+    return published

@@ -1,0 +1,92 @@
+"""Tasks of the job system: the sweeper, clean-up and the diagnostic probe."""
+
+import logging
+import time
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+from django_celery_results.models import TaskResult
+
+from dreamseed.exceptions import PermanentJobError
+
+from . import services
+from .models import Job
+from .runner import job_task
+
+logger = logging.getLogger(__name__)
+
+# Rows deleted per statement by the clean-up: small enough that a delete
+# never holds locks on a large table for long.
+CLEANUP_BATCH_ROWS = 5000
+
+PROBE_MAX_SECONDS = 60
+
+
+@shared_task(name="dreamseed.jobs.sweep", ignore_result=True)
+def sweep_jobs():
+    """Publish again the queued jobs whose messages were lost and the lost runs."""
+    count = services.sweep()
+    if count:
+        logger.info("sweeper published %s jobs again", count)
+    return count
+
+
+def delete_in_batches(queryset, batch_rows=CLEANUP_BATCH_ROWS):
+    """Delete the rows of ``queryset`` a batch at a time; return how many."""
+    model = queryset.model
+    total = 0
+    while True:
+        ids = list(queryset.values_list("pk", flat=True)[:batch_rows])
+        if not ids:
+            return total
+        deleted, _ = model.objects.filter(pk__in=ids).delete()
+        total += deleted
+
+
+@shared_task(name="dreamseed.maintenance.cleanup", ignore_result=True)
+def cleanup():
+    """Delete expired sessions, task results and finished probe jobs."""
+    now = timezone.now()
+    counts = {
+        "sessions": delete_in_batches(Session.objects.filter(expire_date__lt=now)),
+        "task_results": delete_in_batches(
+            TaskResult.objects.filter(
+                date_done__lt=now - timedelta(seconds=settings.CELERY_RESULT_EXPIRES)
+            )
+        ),
+        "probe_jobs": delete_in_batches(
+            Job.objects.filter(
+                kind=Job.Kind.PROBE,
+                status__in=Job.TERMINAL,
+                finished_at__lt=now - timedelta(days=1),
+            )
+        ),
+    }
+    from django.apps import apps
+
+    for app_config in apps.get_app_configs():
+        hook = getattr(app_config, "cleanup_expired", None)
+        if hook is not None:
+            counts.update(hook(now))
+    logger.info("clean-up done: %s", counts)
+    return counts
+
+
+@job_task(kind=Job.Kind.PROBE, name="dreamseed.jobs.probe", time_limit=120)
+def probe(job, ctx):
+    """Do nothing (or sleep briefly): measures and checks the job path."""
+    seconds = job.params.get("seconds", 0)
+    if not isinstance(seconds, int | float) or not 0 <= seconds <= PROBE_MAX_SECONDS:
+        raise PermanentJobError(
+            f"probe seconds must be between 0 and {PROBE_MAX_SECONDS}, not {seconds!r}"
+        )
+    if job.params.get("fail") == "permanent":
+        raise PermanentJobError("probe asked to fail")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        ctx.check_cancelled()
+        time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
+    return {"slept": seconds}

@@ -1,0 +1,168 @@
+"""Job endpoints: read, list, cancel, dead letters; the base of submissions."""
+
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from assessments.permissions import organisation_of
+
+from . import services
+from .models import Job
+from .serializers import JobSerializer
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class SubmissionThrottle(UserRateThrottle):
+    scope = "submissions"
+
+
+class OrganisationJobsMixin:
+    def get_queryset(self):
+        return Job.objects.filter(organisation=organisation_of(self.request.user))
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("kind", enum=Job.Kind.values),
+        OpenApiParameter("status", enum=Job.Status.values),
+    ]
+)
+class JobListView(OrganisationJobsMixin, generics.ListAPIView):
+    """List the organisation's jobs, newest first."""
+
+    serializer_class = JobSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        errors = {}
+        for field, choices in (("kind", Job.Kind), ("status", Job.Status)):
+            value = self.request.query_params.get(field)
+            if value is None:
+                continue
+            if value not in choices.values:
+                errors[field] = [
+                    f"{value!r} is not one of: {', '.join(choices.values)}."
+                ]
+            else:
+                queryset = queryset.filter(**{field: value})
+        if errors:
+            raise ValidationError(errors)
+        return queryset
+
+
+class JobDetailView(OrganisationJobsMixin, generics.RetrieveAPIView):
+    """A job's status, progress, result and links."""
+
+    serializer_class = JobSerializer
+
+
+class JobCancelView(OrganisationJobsMixin, APIView):
+    """Cancel a queued job, or stop a running one at its next step."""
+
+    @extend_schema(request=None, responses=JobSerializer)
+    def post(self, request, pk):
+        job = get_object_or_404(self.get_queryset(), pk=pk)
+        if job.is_terminal:
+            return Response(
+                {
+                    "detail": f"The job has already ended ({job.status}).",
+                    "code": "job_finished",
+                },
+                status=status.HTTP_409_CONFLICT,
+            )
+        job = services.cancel_job(job)
+        return Response(JobSerializer(job, context={"request": request}).data)
+
+
+class DeadLetterListView(OrganisationJobsMixin, generics.ListAPIView):
+    """Jobs that failed after all their retries."""
+
+    serializer_class = JobSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().filter(dead_letter=True, status=Job.Status.FAILED)
+
+
+class JobSubmissionView(APIView):
+    """Base of every endpoint that submits work.
+
+    Subclasses set ``serializer_class`` and implement ``perform_submit(data,
+    organisation, user, idempotency)`` returning the new job, inside the
+    transaction opened here.
+    """
+
+    throttle_classes = [SubmissionThrottle]
+    serializer_class = None
+
+    def get_serializer_context(self):
+        return {"request": self.request, "organisation": organisation_of(self.request.user)}
+
+    def post(self, request):
+        serializer = self.serializer_class(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        organisation = organisation_of(request.user)
+        key = request.headers.get(IDEMPOTENCY_HEADER)
+        body_hash = ""
+        if key is not None:
+            if not 1 <= len(key) <= 128:
+                raise ValidationError(
+                    {IDEMPOTENCY_HEADER: ["Must be 1 to 128 characters long."]}
+                )
+            canonical = json.dumps(
+                {"path": request.path, "body": request.data}, sort_keys=True, default=str
+            )
+            body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+            existing = self._existing(organisation, request.user, key, body_hash)
+            if existing is not None:
+                return existing
+
+        try:
+            with transaction.atomic():
+                job = self.perform_submit(
+                    serializer.validated_data,
+                    organisation=organisation,
+                    user=request.user,
+                    idempotency={"idempotency_key": key, "request_hash": body_hash},
+                )
+        except IntegrityError:
+            if key is None:
+                raise
+            # Two requests with the same key raced; the other one won.
+            existing = self._existing(organisation, request.user, key, body_hash)
+            if existing is None:
+                raise
+            return existing
+        data = JobSerializer(job, context={"request": request}).data
+        return Response(data, status=status.HTTP_202_ACCEPTED)
+
+    def _existing(self, organisation, user, key, body_hash):
+        job = Job.objects.filter(
+            organisation=organisation, submitted_by=user, idempotency_key=key
+        ).first()
+        if job is None:
+            return None
+        if job.request_hash != body_hash:
+            return Response(
+                {
+                    "detail": "This Idempotency-Key was already used with a "
+                    "different request.",
+                    "code": "idempotency_key_reused",
+                },
+                status=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            )
+        data = JobSerializer(job, context={"request": self.request}).data
+        return Response(data, status=status.HTTP_200_OK)
+
+    def perform_submit(self, data, *, organisation, user, idempotency):
+        raise NotImplementedError
