@@ -20,9 +20,10 @@ held fixed and define the scale instead.
 
 Persons with a zero or perfect raw score have no finite maximum likelihood
 ability; they are left out of the item step. After convergence every
-person's reported ability is Warm's weighted likelihood estimate (WLE) given
-the final items, which is finite for extreme scores and increases with the
-score; its standard error is ``1 / sqrt(I(theta))``. The maximum likelihood
+person's reported ability is the posterior mode (MAP) under a N(0, 1) prior
+given the final items -- the scale the abilities were standardised to. It
+is finite for zero and perfect scores and increases with the weighted score;
+its standard error is ``1 / sqrt(I(theta) + 1)``. The maximum likelihood
 abilities used while estimating the items are kept as ``theta_ml_``.
 
 Item standard errors come from the inverse of each item's 2x2 expected
@@ -47,7 +48,7 @@ import numpy as np
 
 from ._base import DEFAULT_A_BOUNDS, DEFAULT_B_BOUND, EstimatorBase
 from ._likelihood import joint_cells
-from ._scoring import warm_wle
+from ._scoring import map_abilities
 from .exceptions import ConvergenceWarning, IRTInputError
 from .responses import MIN_PERSONS, ResponseMatrix
 from .result import (
@@ -357,7 +358,7 @@ class JointMLE(EstimatorBase):
 
         loglik = self._joint_ll(data, theta, a, c, weight_cell)
         start = np.where(usable, theta, np.sign(data.person_scores() - 0.5) * 2.0)
-        ability, se_ability = warm_wle(data, a, c, start=start)
+        ability, se_ability = map_abilities(data, a, c, start=start)
         method = "jmle-2pl" if self.model == "2pl" else "jmle-1pl"
         return CalibrationResult(
             discrimination=a,

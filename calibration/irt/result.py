@@ -217,7 +217,10 @@ def slope_intercept_to_irt(a, c, cov_aa, cov_ac, cov_cc):
     ``var b = (b^2 var a + 2 b cov(a, c) + var c) / a^2``.
     """
     b = -c / a
-    var_b = (b * b * cov_aa + 2.0 * b * cov_ac + cov_cc) / (a * a)
+    with np.errstate(invalid="ignore"):
+        var_b = (b * b * cov_aa + 2.0 * b * cov_ac + cov_cc) / (a * a)
+    # A singular information block gives inf - inf: report an infinite error.
+    var_b = np.where(np.isnan(var_b), np.inf, var_b)
     return b, np.sqrt(np.maximum(cov_aa, 0.0)), np.sqrt(np.maximum(var_b, 0.0))
 
 
