@@ -38,7 +38,7 @@ POLL_SECONDS = 0.25
 # never enters the user namespace.
 _BOOTSTRAP = r"""
 def __bootstrap():
-    import gc, os, sys, types
+    import os, sys, types
     import matplotlib
     import matplotlib.pyplot as plt
     import numpy  # noqa: F401  imported once so reports start warm
@@ -69,7 +69,6 @@ def __bootstrap():
         dict.update(matplotlib.rcParams, support.rc)
         for name in set(ip.user_ns) - support.names:
             del ip.user_ns[name]
-        gc.collect()
         leftover = sorted(set(ip.user_ns) - support.names)
         if leftover:
             raise RuntimeError(f"names survived the reset: {leftover}")
@@ -105,6 +104,8 @@ class WarmKernel:
     def __init__(self):
         self.owner_pid = os.getpid()
         self.reports = 0
+        # True while nothing of any report is left in the kernel.
+        self.clean = False
         self._dir = tempfile.mkdtemp(prefix="report-kernel-")
         home = os.path.join(self._dir, "home")
         os.mkdir(home)
@@ -197,10 +198,12 @@ class WarmKernel:
     def bootstrap(self, deadline):
         """Prepare a new kernel: warm imports and the reset function."""
         self._check(self.execute(_BOOTSTRAP, deadline), "start-up")
+        self.clean = True
 
     def reset(self, deadline):
         """Clear everything a report left behind in the kernel."""
         self._check(self.execute(_RESET, deadline), "reset")
+        self.clean = True
 
     def chdir(self, path, deadline):
         """Change the kernel's working directory."""
