@@ -31,24 +31,32 @@ GOAL_RSS_MB = 300
 
 
 class PeakRss:
-    """Sample the RSS of this process and all its children in the background."""
+    """Sample the memory of this process and all its children in the background.
 
-    def __init__(self, interval=0.02):
+    RSS counts shared library pages once per process; USS (memory only that
+    process holds) is what another worker could not share, so both are kept.
+    """
+
+    def __init__(self, interval=0.05):
         self.interval = interval
         self.peak = 0
+        self.peak_uss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         me = psutil.Process()
         while not self._stop.is_set():
-            total = 0
+            total = unique = 0
             for proc in [me, *me.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    info = proc.memory_full_info()
                 except psutil.Error:
-                    pass
+                    continue
+                total += info.rss
+                unique += info.uss
             self.peak = max(self.peak, total)
+            self.peak_uss = max(self.peak_uss, unique)
             time.sleep(self.interval)
 
     def __enter__(self):
@@ -75,7 +83,7 @@ def _pool_worker(template, count, items, results):
     with PeakRss() as rss:
         times = render_many(template, count, items)
     shutdown()
-    results.put((times, rss.peak))
+    results.put((times, rss.peak, rss.peak_uss))
 
 
 def run_pool(template, count, items, processes=2):
@@ -96,7 +104,7 @@ def run_pool(template, count, items, processes=2):
         worker.join()
     # Each worker also rendered one warm-up report, outside the count.
     wall = time.perf_counter() - started
-    return wall, [peak for _, peak in outcomes]
+    return wall, [(peak, uss) for _, peak, uss in outcomes]
 
 
 def fresh_process_seconds(template, runs, items):
@@ -159,6 +167,7 @@ def main():
         f"  peak RSS (process + kernel) {rss.peak / 2**20:.0f} MB"
         f"   goal <= {GOAL_RSS_MB} MB: {verdict(rss.peak / 2**20 <= GOAL_RSS_MB)}"
     )
+    print(f"  peak USS (process + kernel) {rss.peak_uss / 2**20:.0f} MB")
     print(f"  1,000 reports, 1 process (extrapolated): {1000 * mean:.0f} s")
 
     wall, peaks = run_pool(template, args.count, args.items)
@@ -170,8 +179,8 @@ def main():
         f"   goal <= {GOAL_BATCH_SECONDS} s: {verdict(batch <= GOAL_BATCH_SECONDS)}"
     )
     print(
-        "  peak RSS per worker (process + kernel): "
-        + ", ".join(f"{p / 2**20:.0f} MB" for p in peaks)
+        "  peak per worker (process + kernel), RSS / USS: "
+        + ", ".join(f"{r / 2**20:.0f} / {u / 2**20:.0f} MB" for r, u in peaks)
     )
 
     fresh = fresh_process_seconds(template, args.fresh, args.items)
