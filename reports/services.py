@@ -261,7 +261,10 @@ def render(report, progress=None):
             timeout_seconds=settings.REPORTS_RENDER_TIMEOUT_SECONDS,
         )
     except rendering.RenderTimeout as exc:
-        raise ReportTimeout(str(exc)) from exc
+        raise ReportTimeout(
+            "Rendering took longer than its limit of "
+            f"{settings.REPORTS_RENDER_TIMEOUT_SECONDS} s and was stopped."
+        ) from exc
     except rendering.RenderError as exc:
         raise ReportTemplateError(str(exc)) from exc
 
