@@ -193,7 +193,7 @@ SPECTACULAR_SETTINGS = {
 
 # Broker: Redis in production; kombu's filesystem transport on the embedded
 # default (no server to install, but no priorities either).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 
 # Longest hard time limit of any task, in seconds. Calibration of a large bank

@@ -16,7 +16,9 @@ def test_visibility_timeout_exceeds_every_hard_time_limit():
     assert "dreamseed.calibration.calibrate_item_bank" in limits
     for name, limit in limits.items():
         assert limit is not None, f"{name} has no hard time limit"
-        assert limit < timeout, f"{name}: time limit {limit} s >= visibility {timeout} s"
+        assert limit < timeout, (
+            f"{name}: time limit {limit} s >= visibility {timeout} s"
+        )
 
 
 def test_worker_and_message_settings():
