@@ -16,9 +16,7 @@ class PriorityField(serializers.IntegerField):
         kwargs.setdefault("min_value", MIN_PRIORITY)
         kwargs.setdefault("max_value", MAX_PRIORITY)
         kwargs.setdefault("default", DEFAULT_PRIORITY)
-        kwargs.setdefault(
-            "help_text", "0-9, higher is more urgent; 5 when left out."
-        )
+        kwargs.setdefault("help_text", "0-9, higher is more urgent; 5 when left out.")
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):

@@ -73,7 +73,9 @@ def publish_job(job_id, countdown=None):
         )
     except Exception:
         # The job row stays queued; the sweeper publishes it again later.
-        logger.warning("job %s could not be published; will retry", job_id, exc_info=True)
+        logger.warning(
+            "job %s could not be published; will retry", job_id, exc_info=True
+        )
         return False
     Job.objects.filter(pk=job.id).update(
         celery_task_id=task_id,

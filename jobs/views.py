@@ -104,7 +104,10 @@ class JobSubmissionView(APIView):
     serializer_class = None
 
     def get_serializer_context(self):
-        return {"request": self.request, "organisation": organisation_of(self.request.user)}
+        return {
+            "request": self.request,
+            "organisation": organisation_of(self.request.user),
+        }
 
     def post(self, request):
         serializer = self.serializer_class(
@@ -120,7 +123,9 @@ class JobSubmissionView(APIView):
                     {IDEMPOTENCY_HEADER: ["Must be 1 to 128 characters long."]}
                 )
             canonical = json.dumps(
-                {"path": request.path, "body": request.data}, sort_keys=True, default=str
+                {"path": request.path, "body": request.data},
+                sort_keys=True,
+                default=str,
             )
             body_hash = hashlib.sha256(canonical.encode()).hexdigest()
             existing = self._existing(organisation, request.user, key, body_hash)
