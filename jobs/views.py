@@ -22,7 +22,16 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class SubmissionThrottle(UserRateThrottle):
+    """Submissions per user, at the rate of the "submissions" scope."""
+
     scope = "submissions"
+
+    def get_rate(self):
+        # Read the rate when asked, not when the class was defined, so a
+        # changed setting takes effect.
+        from rest_framework.settings import api_settings
+
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
 class OrganisationJobsMixin:
