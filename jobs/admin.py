@@ -35,7 +35,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Requeue the selected failed or cancelled jobs")
     def requeue(self, request, queryset):
         requeued = skipped = 0
-        for job in queryset.only("id", "status"):
+        for job in queryset.select_related(None).only("id", "status"):
             if job.status in (Job.Status.FAILED, Job.Status.CANCELLED):
                 services.requeue_job(job)
                 requeued += 1
@@ -54,7 +54,7 @@ class JobAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel the selected queued or running jobs")
     def cancel(self, request, queryset):
         cancelled = asked = skipped = 0
-        for job in queryset.only("id", "status"):
+        for job in queryset.select_related(None).only("id", "status"):
             if job.is_terminal:
                 skipped += 1
                 continue
