@@ -178,6 +178,9 @@ REST_FRAMEWORK = {
         "submissions": os.environ.get("DREAMSEED_SUBMIT_RATE", "600/minute"),
     },
     "EXCEPTION_HANDLER": "dreamseed.api.exception_handler",
+    # The API takes JSON only: anything else is 415, a body over
+    # DATA_UPLOAD_MAX_MEMORY_SIZE is 413.
+    "DEFAULT_PARSER_CLASSES": ["jobs.parsers.LimitedJSONParser"],
     "STRICT_JSON": True,
 }
 
@@ -187,6 +190,9 @@ SPECTACULAR_SETTINGS = {
     "exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its UI need a signed-in user, like every other endpoint.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Celery -------------------------------------------------------------------

@@ -3,6 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calibration import views as calibration_views
+from dreamseed import api as api_views
 from jobs import views as job_views
 from reports import views as report_views
 
@@ -58,6 +59,7 @@ urlpatterns = [
         calibration_views.CalibrationRunDetailView.as_view(),
         name="calibration-run-detail",
     ),
+    path(f"{api}students/", api_views.StudentListView.as_view(), name="student-list"),
     path(f"{api}schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         f"{api}docs/",
