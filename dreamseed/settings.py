@@ -318,3 +318,12 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
     },
 }
+
+# --- Exports, notifications, analytics and monitoring ----------------------
+
+# Exports are deleted (row and file) this many seconds after they were asked
+# for.
+EXPORTS_TTL_SECONDS = env_int("EXPORTS_TTL_SECONDS", 7 * 24 * 3600)
+EXPORTS_TIME_LIMIT_SECONDS = env_int("EXPORTS_TIME_LIMIT_SECONDS", 3600)
+# Rows fetched from the server-side cursor per round trip.
+EXPORTS_READ_CHUNK_ROWS = env_int("EXPORTS_READ_CHUNK_ROWS", 5000)

@@ -3,6 +3,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calibration import views as calibration_views
+from exports import views as export_views
 from jobs import views as job_views
 from reports import views as report_views
 
@@ -52,6 +53,16 @@ urlpatterns = [
         f"{api}calibrations/<uuid:pk>/",
         calibration_views.CalibrationRunDetailView.as_view(),
         name="calibration-run-detail",
+    ),
+    path(
+        f"{api}exports/",
+        export_views.ExportSubmitView.as_view(),
+        name="export-submit",
+    ),
+    path(
+        f"{api}exports/<uuid:pk>/download/",
+        export_views.ExportDownloadView.as_view(),
+        name="export-download",
     ),
     path(f"{api}schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
