@@ -327,3 +327,14 @@ EXPORTS_TTL_SECONDS = env_int("EXPORTS_TTL_SECONDS", 7 * 24 * 3600)
 EXPORTS_TIME_LIMIT_SECONDS = env_int("EXPORTS_TIME_LIMIT_SECONDS", 3600)
 # Rows fetched from the server-side cursor per round trip.
 EXPORTS_READ_CHUNK_ROWS = env_int("EXPORTS_READ_CHUNK_ROWS", 5000)
+
+# Webhooks. Production: https to public addresses only (no SSRF into the
+# private network); tests allow http://127.0.0.1 through these two switches.
+WEBHOOKS_ALLOW_HTTP = env_bool("WEBHOOKS_ALLOW_HTTP", False)
+WEBHOOKS_ALLOW_PRIVATE_TARGETS = env_bool("WEBHOOKS_ALLOW_PRIVATE_TARGETS", False)
+WEBHOOKS_TIMEOUT_SECONDS = env_int("WEBHOOKS_TIMEOUT_SECONDS", 10)
+WEBHOOKS_MAX_ATTEMPTS = env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
+WEBHOOKS_RETRY_BACKOFF_SECONDS = env_int("WEBHOOKS_RETRY_BACKOFF_SECONDS", 10)
+WEBHOOKS_RETRY_BACKOFF_MAX_SECONDS = env_int("WEBHOOKS_RETRY_BACKOFF_MAX_SECONDS", 3600)
+# Receivers should refuse a signature older than this (seconds).
+WEBHOOKS_SIGNATURE_TOLERANCE_SECONDS = 300

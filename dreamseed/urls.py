@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calibration import views as calibration_views
@@ -64,6 +64,7 @@ urlpatterns = [
         export_views.ExportDownloadView.as_view(),
         name="export-download",
     ),
+    path(api, include("notifications.urls")),
     path(f"{api}schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         f"{api}docs/",
