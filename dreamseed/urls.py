@@ -10,6 +10,11 @@ from reports import views as report_views
 api = "api/v1/"
 
 urlpatterns = [
+    path(
+        "admin/reports/<uuid:pk>/pdf/",
+        report_views.admin_report_pdf,
+        name="admin-report-pdf",
+    ),
     path("admin/", admin.site.urls),
     path(f"{api}jobs/", job_views.JobListView.as_view(), name="job-list"),
     path(

@@ -50,7 +50,12 @@ class Report(models.Model):
     engine = models.CharField(
         "engine", max_length=16, blank=True, help_text="builtin or quarto."
     )
-    template_version = models.CharField("template version", max_length=64, blank=True)
+    template_version = models.CharField(
+        "template version",
+        max_length=100,
+        blank=True,
+        help_text="Engine and hash of the template and renderer code.",
+    )
     data_hash = models.CharField(
         "data hash", max_length=64, blank=True, help_text="SHA-256 of the report data."
     )

@@ -76,3 +76,21 @@ class ReportPdfView(OrganisationReportsMixin, generics.GenericAPIView):
             as_attachment=True,
             filename=f"report-{report.student.external_id}-{report.report_type}.pdf",
         )
+
+
+def admin_report_pdf(request, pk):
+    """Let staff download any report's PDF from the admin."""
+    from django.contrib.admin.views.decorators import staff_member_required
+    from django.shortcuts import get_object_or_404
+
+    @staff_member_required
+    def view(request):
+        report = get_object_or_404(Report, pk=pk, status=Report.Status.SUCCEEDED)
+        if not report.pdf:
+            raise Http404("The report has no PDF.")
+        return FileResponse(
+            report.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
+            filename=f"report-{report.student.external_id}-{report.report_type}.pdf",
+        )
+
+    return view(request)

@@ -92,3 +92,18 @@ def test_beat_schedules_exist_as_editable_rows():
     cleanup = rows["Clean up expired data"]
     assert (cleanup.crontab.minute, cleanup.crontab.hour) == ("0", "1")
     assert rows["Sweep lost and stale jobs"].task == "dreamseed.jobs.sweep"
+
+
+def test_task_results_record_name_arguments_and_worker(organisation, worker):
+    from django_celery_results.models import TaskResult
+
+    job = wait_for_job(submit_probe(organisation).pk)
+    assert job.status == Job.Status.SUCCEEDED
+    result = wait_for(
+        lambda: TaskResult.objects.filter(task_id=job.celery_task_id).first(),
+        message="the task result row",
+    )
+    assert result.status == "SUCCESS"
+    assert result.task_name == "dreamseed.jobs.probe"
+    assert str(job.pk) in result.task_args
+    assert result.worker and result.worker.startswith("test-")

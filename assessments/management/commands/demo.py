@@ -101,6 +101,7 @@ class Command(BaseCommand):
             sys.executable,
             "-m",
             "celery",
+            "--quiet",
             "-A",
             "dreamseed",
             "worker",
@@ -117,8 +118,9 @@ class Command(BaseCommand):
         return process
 
     def _stop_worker(self, process):
+        # A warm shutdown lets each pool process stop its report kernel.
         try:
-            os.killpg(process.pid, signal.SIGTERM)
+            process.terminate()
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)

@@ -1,0 +1,164 @@
+"""Calibration as a job: through a real worker, against PostgreSQL and Redis."""
+
+import pytest
+from django.db import transaction
+
+from assessments.lsat7 import load_lsat7_organisation
+from assessments.models import Item
+from calibration.exceptions import CalibrationLocked
+from calibration.models import CalibrationRun, ItemParameter
+from calibration.services import current_run, read_responses, run_calibration
+from jobs.models import Job
+from jobs.services import create_job
+from tests.conftest import make_user, wait_for_job
+
+# R mirt 1.40, 2PL by marginal maximum likelihood on LSAT-7.
+MIRT_A = [0.988, 1.081, 1.707, 0.765, 0.736]
+MIRT_B = [-1.879, -0.748, -1.057, -0.635, -2.521]
+MIRT_LOGLIK = -2658.805
+
+# Bock and Lieberman's table: frequencies of patterns 00000 ... 11111.
+LSAT7_FREQUENCIES = [
+    12, 19, 1, 7, 3, 19, 3, 17, 10, 5, 3, 7, 7, 23, 8, 28,
+    7, 39, 11, 34, 14, 51, 15, 90, 6, 25, 7, 35, 18, 136, 32, 308,
+]  # fmt: skip
+
+
+def lsat7_correct_per_item():
+    return [
+        sum(f for pattern, f in enumerate(LSAT7_FREQUENCIES) if pattern >> (4 - j) & 1)
+        for j in range(5)
+    ]
+
+
+@pytest.fixture
+def lsat7(transactional_db):
+    organisation, assessment, _ = load_lsat7_organisation()
+    return organisation
+
+
+def calibration_job(organisation, **params):
+    with transaction.atomic():
+        return create_job(
+            organisation=organisation,
+            kind=Job.Kind.CALIBRATION,
+            params={"method": "mml", "max_iter": 500, "tol": 1e-5, **params},
+        )
+
+
+def parameters(run):
+    rows = ItemParameter.objects.filter(run=run).select_related("item")
+    return {p.item.code: p for p in rows}
+
+
+def test_reading_responses_gives_index_triplets(lsat7):
+    students, items, person, item, correct = read_responses(lsat7)
+    assert (len(students), len(items), len(correct)) == (1000, 5, 5000)
+    assert person.min() == 0 and person.max() == 999
+    assert item.min() == 0 and item.max() == 4
+    per_item = [int(correct[item == j].sum()) for j in range(5)]
+    expected = lsat7_correct_per_item()
+    item_codes = list(
+        Item.objects.filter(pk__in=items)
+        .order_by("pk")
+        .values_list("code", flat=True)
+    )
+    assert {code: per_item[j] for j, code in enumerate(item_codes)} == {
+        f"ITEM{j + 1}": expected[j] for j in range(5)
+    }
+
+
+@pytest.mark.integration
+def test_mml_calibration_through_a_worker_matches_mirt(lsat7, worker, api):
+    job = calibration_job(lsat7)
+    job = wait_for_job(job.pk, timeout=120)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert job.progress_percent == 100
+
+    run = CalibrationRun.objects.get(pk=job.result["calibration_run"])
+    assert run.status == CalibrationRun.Status.SUCCEEDED
+    assert (run.n_persons, run.n_items, run.n_responses) == (1000, 5, 5000)
+    assert run.converged is True
+    assert run.log_likelihood == pytest.approx(MIRT_LOGLIK, abs=0.01)
+    found = parameters(run)
+    for j in range(5):
+        p = found[f"ITEM{j + 1}"]
+        assert p.discrimination == pytest.approx(MIRT_A[j], abs=0.005)
+        assert p.difficulty == pytest.approx(MIRT_B[j], abs=0.005)
+        assert p.guessing == 0.0
+        assert p.se_discrimination > 0 and p.se_difficulty > 0
+    assert run.abilities.count() == 1000
+
+
+@pytest.mark.integration
+def test_jmle_calibration_through_a_worker_gives_finite_parameters(lsat7, worker):
+    job = wait_for_job(calibration_job(lsat7, method="jmle").pk, timeout=120)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    run = CalibrationRun.objects.get(pk=job.result["calibration_run"])
+    assert run.method == "jmle"
+    for p in parameters(run).values():
+        assert 0 < p.discrimination < 10
+        assert -10 < p.difficulty < 10
+
+
+def test_a_failed_run_leaves_the_previous_parameters_in_force(lsat7):
+    first = calibration_job(lsat7)
+    run_calibration(first)
+    before = {code: p.discrimination for code, p in parameters(current_run(lsat7)).items()}
+
+    second = calibration_job(lsat7)
+
+    def fail_while_storing(percent, step=None):
+        if step == "storing":
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        run_calibration(second, progress=fail_while_storing)
+    failed = CalibrationRun.objects.get(job=second)
+    assert failed.status == CalibrationRun.Status.FAILED
+    assert "disk full" in failed.error
+    assert not failed.items.exists()
+    assert current_run(lsat7).job_id == first.pk
+    after = {code: p.discrimination for code, p in parameters(current_run(lsat7)).items()}
+    assert after == before
+
+
+def test_a_second_calibration_of_the_same_organisation_is_refused(lsat7):
+    from django.utils import timezone
+
+    running = calibration_job(lsat7)
+    Job.objects.filter(pk=running.pk).update(
+        status=Job.Status.RUNNING,
+        lease_expires_at=timezone.now() + timezone.timedelta(minutes=5),
+    )
+    with pytest.raises(CalibrationLocked, match=str(running.pk)):
+        run_calibration(calibration_job(lsat7))
+
+
+def test_running_the_same_job_twice_replaces_its_run(lsat7):
+    job = calibration_job(lsat7)
+    run_calibration(job)
+    run_calibration(job)
+    assert CalibrationRun.objects.filter(job=job).count() == 1
+    assert ItemParameter.objects.filter(run__job=job).count() == 5
+
+
+@pytest.mark.integration
+def test_calibration_submitted_through_the_api(lsat7, worker):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    user = make_user(lsat7, "psychometrician")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    response = client.post(
+        "/api/v1/calibrations/", {"method": "mml", "priority": 7}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    job = wait_for_job(response.json()["id"], timeout=120)
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    detail = client.get(f"/api/v1/jobs/{job.pk}/").json()
+    assert detail["status"] == "succeeded"
+    run_url = detail["links"]["calibration_run"]
+    run = client.get(run_url).json()
+    assert {i["item"] for i in run["items"]} == {f"ITEM{j}" for j in range(1, 6)}
