@@ -68,6 +68,8 @@ INSTALLED_APPS = [
     "reports",
     "notifications",
     "exports",
+    "analytics",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -339,3 +341,20 @@ WEBHOOKS_RETRY_BACKOFF_SECONDS = env_int("WEBHOOKS_RETRY_BACKOFF_SECONDS", 10)
 WEBHOOKS_RETRY_BACKOFF_MAX_SECONDS = env_int("WEBHOOKS_RETRY_BACKOFF_MAX_SECONDS", 3600)
 # Receivers should refuse a signature older than this (seconds).
 WEBHOOKS_SIGNATURE_TOLERANCE_SECONDS = 300
+
+# Monitoring. /metrics answers staff sessions and this bearer token (empty:
+# staff sessions only). Health checks wait at most this long per part.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+HEALTH_TIMEOUT_SECONDS = float(os.environ.get("HEALTH_TIMEOUT_SECONDS", "1.0"))
+FLOWER_BASIC_AUTH = os.environ.get("FLOWER_BASIC_AUTH", "")
+# Every log line says which task and job wrote it ("-" outside tasks).
+LOGGING["formatters"]["plain"] = {
+    "()": "monitoring.logs.TaskFormatter",
+    "fmt": "%(asctime)s %(levelname)s %(name)s [task=%(task_id)s job=%(job_id)s] "
+    "%(message)s",
+}
+CELERY_WORKER_LOG_FORMAT = (
+    "[%(asctime)s: %(levelname)s/%(processName)s] %(name)s "
+    "[task=%(task_id)s job=%(job_id)s] %(message)s"
+)
+CELERY_WORKER_TASK_LOG_FORMAT = CELERY_WORKER_LOG_FORMAT

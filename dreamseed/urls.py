@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from calibration import views as calibration_views
 from exports import views as export_views
 from jobs import views as job_views
+from monitoring import views as monitoring_views
 from reports import views as report_views
 
 api = "api/v1/"
@@ -16,6 +17,8 @@ urlpatterns = [
         name="admin-report-pdf",
     ),
     path("admin/", admin.site.urls),
+    path("metrics", monitoring_views.metrics_view, name="metrics"),
+    path("health/", monitoring_views.health_view, name="health"),
     path(f"{api}jobs/", job_views.JobListView.as_view(), name="job-list"),
     path(
         f"{api}jobs/dead-letter/",
