@@ -16,6 +16,8 @@ from .models import DailyAssessmentStats
 
 logger = logging.getLogger(__name__)
 
+INTEGER = IntegerField()
+
 
 def yesterday_utc(now=None):
     now = now or timezone.now()
@@ -38,7 +40,7 @@ def aggregate_day(day):
             students=Count("student_id", distinct=True),
             responses=Count("id"),
             accuracy=Avg(
-                Case(When(correct=True, then=1), default=0, output_field=IntegerField()),
+                Case(When(correct=True, then=1), default=0, output_field=INTEGER),
                 output_field=FloatField(),
             ),
         )
