@@ -17,7 +17,9 @@ def check_database():
 def check_broker():
     from dreamseed.celery import app
 
-    with app.connection_for_write() as conn:
+    # A fresh connection to the configured URL, not one from the pool, so
+    # the check sees the broker as it is now.
+    with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
         conn.ensure_connection(max_retries=1, timeout=settings.HEALTH_TIMEOUT_SECONDS)
 
 

@@ -166,3 +166,10 @@ def render():
             registry.register(metric)
     registry.register(ScrapeTimeCollector())
     return generate_latest(registry)
+
+
+def REGISTRY_VALUE(name, **labels):  # noqa: N802
+    """This process's value of a sample (for tests and debugging)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0
