@@ -145,6 +145,8 @@ def test_csv_of_responses_is_scoped_safe_and_unicode(data, organisation):
     assert "'=1+2" in names and "'-2+3" in names and "'\tx" in names
     assert "Intruder" not in names
     assert {row[2] for row in rows[1:]} == {"'=A1"}
+    first = next(row for row in rows[1:] if row[0] == "S0" and row[3] == "I0")
+    assert first[4:] == ["1", "1", "2026-03-10T12:00:00Z"]
 
 
 def test_date_range_includes_both_ends(data, organisation):
