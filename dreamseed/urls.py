@@ -1,10 +1,12 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calibration import views as calibration_views
 from dreamseed import api as api_views
+from exports import views as export_views
 from jobs import views as job_views
+from monitoring import views as monitoring_views
 from reports import views as report_views
 
 api = "api/v1/"
@@ -16,6 +18,8 @@ urlpatterns = [
         name="admin-report-pdf",
     ),
     path("admin/", admin.site.urls),
+    path("metrics", monitoring_views.metrics_view, name="metrics"),
+    path("health/", monitoring_views.health_view, name="health"),
     path(f"{api}jobs/", job_views.JobListView.as_view(), name="job-list"),
     path(
         f"{api}jobs/dead-letter/",
@@ -60,6 +64,17 @@ urlpatterns = [
         name="calibration-run-detail",
     ),
     path(f"{api}students/", api_views.StudentListView.as_view(), name="student-list"),
+    path(
+        f"{api}exports/",
+        export_views.ExportSubmitView.as_view(),
+        name="export-submit",
+    ),
+    path(
+        f"{api}exports/<uuid:pk>/download/",
+        export_views.ExportDownloadView.as_view(),
+        name="export-download",
+    ),
+    path(api, include("notifications.urls")),
     path(f"{api}schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         f"{api}docs/",

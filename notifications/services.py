@@ -1,17 +1,32 @@
-"""Sending e-mail with one record per recipient, so nobody is mailed twice."""
+"""Sending e-mail with one record per recipient, so nobody is mailed twice;
+queueing and delivering webhooks when jobs end."""
 
 import logging
+import random
 import smtplib
 
 from django.conf import settings
 from django.core import mail
+from django.db import transaction
 from django.utils import timezone
 
 from dreamseed.exceptions import PermanentJobError, TransientJobError
+from jobs.models import Job
+from jobs.services import create_job
 
-from .models import EmailDelivery
+from . import webhooks
+from .models import EmailDelivery, WebhookDelivery, WebhookEndpoint
 
 logger = logging.getLogger(__name__)
+
+
+class RecipientsFailed(PermanentJobError):
+    """Some recipients were refused: the job ends failed with per-recipient detail."""
+
+    code = "recipients_failed"
+
+
+# --- E-mail -------------------------------------------------------------------
 
 
 def compose(job, recipient):
@@ -35,53 +50,298 @@ def compose(job, recipient):
     raise PermanentJobError(f"unknown e-mail template {template!r}")
 
 
+def _counts(job):
+    counts = dict.fromkeys(EmailDelivery.Status.values, 0)
+    for row in EmailDelivery.objects.filter(job=job).values("status"):
+        counts[row["status"]] += 1
+    return counts
+
+
 def send_job_emails(job, progress=None):
     """Send the job's message to each recipient not yet mailed.
 
-    One SMTP connection serves the whole batch. A recipient the server
-    refuses is recorded as failed with the reason; a connection failure is
-    transient and the job is retried, skipping those already sent.
+    One SMTP connection serves the whole batch and each recipient's outcome
+    is saved as soon as it is known, so a retry sends only to the pending.
+    A recipient the server refuses for good (5xx) is recorded as failed with
+    the reason; a temporary refusal (4xx) or a lost connection leaves the
+    rest pending and the job is retried. If any recipient failed, the job
+    fails with the counts in its result, so partial failure is never shown
+    as success.
     """
     progress = progress or (lambda percent, step=None: None)
     recipients = list(dict.fromkeys(job.params.get("to", [])))
-    for address in recipients:
-        EmailDelivery.objects.get_or_create(job=job, recipient=address)
-    pending = list(
-        EmailDelivery.objects.filter(job=job, status=EmailDelivery.Status.PENDING)
+    EmailDelivery.objects.bulk_create(
+        [EmailDelivery(job=job, recipient=address) for address in recipients],
+        ignore_conflicts=True,
     )
-    sent = failed = 0
-    try:
-        with mail.get_connection(fail_silently=False) as connection:
-            for index, delivery in enumerate(pending, start=1):
-                subject, body = compose(job, delivery.recipient)
-                message = mail.EmailMessage(
-                    subject,
-                    body,
-                    settings.DEFAULT_FROM_EMAIL,
-                    [delivery.recipient],
-                    connection=connection,
-                )
-                delivery.attempts += 1
-                try:
-                    message.send()
-                except smtplib.SMTPRecipientsRefused as exc:
-                    delivery.status = EmailDelivery.Status.FAILED
-                    delivery.reason = str(exc.recipients.get(delivery.recipient, exc))
-                    failed += 1
-                else:
-                    delivery.status = EmailDelivery.Status.SENT
-                    delivery.sent_at = timezone.now()
-                    sent += 1
-                delivery.save()
-                progress(100 * index / len(pending), "sending")
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
-        raise TransientJobError(f"mail server unavailable: {exc}") from exc
+    pending = list(
+        EmailDelivery.objects.filter(
+            job=job, status=EmailDelivery.Status.PENDING
+        ).order_by("id")
+    )
+    sent = failed = deferred = 0
+    if pending:
+        try:
+            with mail.get_connection(fail_silently=False) as connection:
+                for index, delivery in enumerate(pending, start=1):
+                    outcome = _send_one(job, delivery, connection)
+                    sent += outcome == EmailDelivery.Status.SENT
+                    failed += outcome == EmailDelivery.Status.FAILED
+                    deferred += outcome == EmailDelivery.Status.PENDING
+                    progress(100 * index / len(pending), "sending")
+        except (
+            smtplib.SMTPServerDisconnected,
+            smtplib.SMTPConnectError,
+            OSError,
+        ) as exc:
+            # The SMTPException subclasses a recipient can cause are handled
+            # in _send_one; what is left here is the connection itself.
+            logger.warning(
+                "job %s e-mail: connection lost after %s sent now", job.pk, sent
+            )
+            raise TransientJobError(f"mail server unavailable: {exc}") from exc
 
-    counts = {
-        status: EmailDelivery.objects.filter(job=job, status=status).count()
-        for status in EmailDelivery.Status.values
+    counts = _counts(job)
+    result = {"recipients": len(recipients), **counts}
+    logger.info(
+        "job %s e-mail: %s sent, %s failed, %s deferred now",
+        job.pk,
+        sent,
+        failed,
+        deferred,
+    )
+    if counts["pending"]:
+        raise TransientJobError(
+            f"{counts['pending']} recipients temporarily refused; retrying them"
+        )
+    if counts["failed"]:
+        # The runner keeps a result already on the row when a job fails.
+        Job.objects.filter(pk=job.pk).update(result=result)
+        reasons = list(
+            EmailDelivery.objects.filter(job=job, status=EmailDelivery.Status.FAILED)
+            .order_by("recipient")
+            .values_list("recipient", "reason")[:5]
+        )
+        detail = "; ".join(f"{address}: {reason}" for address, reason in reasons)
+        raise RecipientsFailed(
+            f"{counts['failed']} of {len(recipients)} recipients failed "
+            f"({counts['sent']} sent). {detail}"
+        )
+    return result
+
+
+def _send_one(job, delivery, connection):
+    """Send to one recipient over ``connection``; save and return its status."""
+    subject, body = compose(job, delivery.recipient)
+    message = mail.EmailMessage(
+        subject,
+        body,
+        settings.DEFAULT_FROM_EMAIL,
+        [delivery.recipient],
+        connection=connection,
+    )
+    delivery.attempts += 1
+    try:
+        message.send()
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reason = _first_refusal(exc, delivery.recipient)
+        _refused(delivery, code, reason)
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        if exc.smtp_code == 421:
+            # 421: the server is closing the connection; retry the batch.
+            delivery.save(update_fields=["attempts"])
+            raise smtplib.SMTPServerDisconnected(str(exc))
+        _refused(delivery, exc.smtp_code, exc.smtp_error)
+    else:
+        delivery.status = EmailDelivery.Status.SENT
+        delivery.sent_at = timezone.now()
+        delivery.reason = ""
+    delivery.save()
+    return delivery.status
+
+
+def _first_refusal(exc, recipient):
+    code, reason = exc.recipients.get(recipient, (None, str(exc)))
+    return code, reason
+
+
+def _refused(delivery, code, reason):
+    if isinstance(reason, bytes):
+        reason = reason.decode("utf-8", "replace")
+    delivery.reason = f"{code} {reason}".strip()[:1000]
+    if code is not None and 400 <= code < 500:
+        # Temporary: stays pending for the retry.
+        delivery.status = EmailDelivery.Status.PENDING
+    else:
+        delivery.status = EmailDelivery.Status.FAILED
+
+
+def organisation_recipients(organisation, audience):
+    """E-mail addresses of the organisation's members in ``audience``."""
+    from django.contrib.auth import get_user_model
+
+    from assessments.models import Membership
+
+    users = (
+        get_user_model()
+        .objects.filter(membership__organisation=organisation, is_active=True)
+        .exclude(email="")
+    )
+    if audience == "teachers":
+        users = users.filter(membership__role=Membership.Role.TEACHER)
+    elif audience == "admins":
+        users = users.filter(membership__role=Membership.Role.ADMIN)
+    elif audience != "members":
+        raise ValueError(
+            f"unknown audience {audience!r}; use teachers, admins or members"
+        )
+    return sorted(
+        {address.lower() for address in users.values_list("email", flat=True)}
+    )
+
+
+def submit_bulk_email(
+    *, organisation, subject, body, audience, user=None, priority=None, idempotency=None
+):
+    """Record a bulk e-mail job to the organisation's members in ``audience``."""
+    recipients = organisation_recipients(organisation, audience)
+    return create_job(
+        organisation=organisation,
+        kind=Job.Kind.BULK_EMAIL,
+        params={
+            "template": "message",
+            "subject": subject,
+            "body": body,
+            "audience": audience,
+            "to": recipients,
+        },
+        priority=priority,
+        submitted_by=user,
+        **(idempotency or {}),
+    )
+
+
+# --- Webhooks -------------------------------------------------------------------
+
+EVENTS_BY_STATUS = {
+    Job.Status.SUCCEEDED: WebhookEndpoint.Event.JOB_SUCCEEDED,
+    Job.Status.FAILED: WebhookEndpoint.Event.JOB_FAILED,
+    Job.Status.CANCELLED: WebhookEndpoint.Event.JOB_CANCELLED,
+}
+
+
+def job_payload(job, event, delivery_id):
+    return {
+        "id": str(delivery_id),
+        "event": event,
+        "created_at": timezone.now().isoformat(),
+        "job": {
+            "id": str(job.pk),
+            "kind": job.kind,
+            "status": job.status,
+            "organisation": str(job.organisation_id),
+            "result": job.result,
+            "error": job.error,
+            "error_code": job.error_code,
+            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+        },
     }
-    logger.info("job %s e-mail: %s sent now, %s failed now", job.pk, sent, failed)
-    if counts["failed"] and not counts["sent"]:
-        raise PermanentJobError(f"No recipient accepted the message ({counts['failed']} refused).")
-    return {"recipients": len(recipients), **counts}
+
+
+def queue_webhooks(job):
+    """Record one delivery per interested endpoint; publish each on commit."""
+    event = EVENTS_BY_STATUS.get(job.status)
+    if event is None:
+        return []
+    endpoints = WebhookEndpoint.objects.filter(
+        organisation_id=job.organisation_id, active=True
+    )
+    created = []
+    with transaction.atomic():
+        for endpoint in endpoints:
+            if not endpoint.wants(event):
+                continue
+            delivery = WebhookDelivery(endpoint=endpoint, job=job, event=event)
+            delivery.payload = job_payload(job, event, delivery.pk)
+            delivery.save()
+            created.append(delivery.pk)
+    if created:
+        from .tasks import deliver_webhook
+
+        for delivery_id in created:
+            transaction.on_commit(lambda pk=delivery_id: deliver_webhook.delay(str(pk)))
+        logger.info("job %s: %s webhook deliveries queued", job.pk, len(created))
+    return created
+
+
+def webhook_backoff(attempt):
+    """Capped exponential backoff with jitter, in seconds."""
+    ceiling = min(
+        settings.WEBHOOKS_RETRY_BACKOFF_MAX_SECONDS,
+        settings.WEBHOOKS_RETRY_BACKOFF_SECONDS * 2 ** max(attempt - 1, 0),
+    )
+    return random.uniform(ceiling / 2, ceiling)
+
+
+class RetryWebhook(Exception):
+    """The delivery failed in a way worth another attempt."""
+
+
+def attempt_delivery(delivery_id):
+    """Make one attempt; return the delivery, or raise RetryWebhook."""
+    delivery = (
+        WebhookDelivery.objects.select_related("endpoint")
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
+        return delivery
+    endpoint = delivery.endpoint
+    delivery.attempts += 1
+    delivery.last_attempt_at = timezone.now()
+    retry = False
+    if not endpoint.active:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.error = "The endpoint was deactivated."
+    else:
+        try:
+            code, snippet = webhooks.post(
+                endpoint.url,
+                delivery.payload,
+                secret=endpoint.secret,
+                event=delivery.event,
+                event_id=delivery.pk,
+            )
+        except webhooks.UnsafeTarget as exc:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.error = f"Refused target: {exc}"
+        except OSError as exc:
+            delivery.error = f"{type(exc).__name__}: {exc}"[:1000]
+            retry = True
+        else:
+            delivery.status_code = code
+            delivery.response_snippet = snippet[: webhooks.SNIPPET_BYTES]
+            if 200 <= code < 300:
+                delivery.status = WebhookDelivery.Status.SUCCEEDED
+                delivery.delivered_at = timezone.now()
+                delivery.error = ""
+            elif code >= 500 or code in (408, 429):
+                delivery.error = f"HTTP {code}"
+                retry = True
+            else:
+                delivery.status = WebhookDelivery.Status.FAILED
+                delivery.error = f"HTTP {code}: the receiver refused the event"
+    if retry and delivery.attempts >= settings.WEBHOOKS_MAX_ATTEMPTS:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.error = f"Gave up after {delivery.attempts} attempts: {delivery.error}"
+        retry = False
+    delivery.save()
+    if retry:
+        raise RetryWebhook(delivery.error)
+    logger.info(
+        "webhook delivery %s %s after %s attempts",
+        delivery.pk,
+        delivery.status,
+        delivery.attempts,
+    )
+    return delivery

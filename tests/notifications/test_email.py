@@ -1,0 +1,213 @@
+"""E-mail through a real SMTP server on 127.0.0.1: counts, refusals, drops."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from assessments.models import Assessment, Item, Membership, Response, Student
+from jobs.models import Job
+from jobs.services import publish_job, requeue_job
+from notifications.models import EmailDelivery
+from notifications.services import send_job_emails, submit_bulk_email
+from tests.conftest import wait_for, wait_for_job
+
+from .servers import RecordingHandler, SMTPServer
+
+pytestmark = pytest.mark.integration
+
+TEACHERS = [f"teacher{i}@school.example" for i in range(5)]
+
+
+@pytest.fixture
+def teachers(organisation):
+    users = get_user_model().objects
+    for index, address in enumerate(TEACHERS):
+        user = users.create_user(f"t{index}", email=address)
+        Membership.objects.create(user=user, organisation=organisation)
+    # No address: skipped. An admin: not a teacher.
+    Membership.objects.create(
+        user=users.create_user("noaddress"), organisation=organisation
+    )
+    Membership.objects.create(
+        user=users.create_user("head", email="head@school.example"),
+        organisation=organisation,
+        role=Membership.Role.ADMIN,
+    )
+    return TEACHERS
+
+
+@pytest.fixture
+def admin_api(api, user):
+    Membership.objects.filter(user=user).update(role=Membership.Role.ADMIN)
+    return api
+
+
+def submit(organisation, audience="teachers"):
+    with transaction.atomic():
+        return submit_bulk_email(
+            organisation=organisation,
+            subject="Staff meeting",
+            body="Thursday, 4 pm. Müller brings cake.",
+            audience=audience,
+        )
+
+
+def use_smtp(settings, server):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+
+
+def test_bulk_api_mails_every_teacher_once_over_one_connection(
+    teachers, admin_api, worker_factory
+):
+    with SMTPServer(RecordingHandler()) as smtp:
+        worker_factory(env=smtp.env, queues=["emails"])
+        response = admin_api.post(
+            "/api/v1/notifications/bulk/",
+            {"subject": "Staff meeting", "body": "Thursday.", "audience": "teachers"},
+            format="json",
+        )
+        assert response.status_code == 202, response.data
+        job = wait_for_job(response.data["id"])
+
+        assert job.status == Job.Status.SUCCEEDED, job.error
+        assert job.result == {"recipients": 5, "pending": 0, "sent": 5, "failed": 0}
+        assert sorted(smtp.handler.recipients) == sorted(teachers)
+        assert {m["subject"] for m in smtp.handler.messages} == {"Staff meeting"}
+        assert len(smtp.handler.connections) == 1, "one SMTP connection per batch"
+
+        # A redelivered batch (the job queued and published again) mails nobody.
+        Job.objects.filter(pk=job.pk).update(status=Job.Status.QUEUED)
+        publish_job(job.pk)
+        wait_for_job(job.pk)
+        assert len(smtp.handler.messages) == 5
+
+
+def test_bulk_api_validates_and_is_for_administrators(teachers, api, user):
+    response = api.post(
+        "/api/v1/notifications/bulk/", {"subject": "x", "body": "y"}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.data["code"] == "not_organisation_admin"
+
+    Membership.objects.filter(user=user).update(role=Membership.Role.ADMIN)
+    response = api.post(
+        "/api/v1/notifications/bulk/",
+        {"subject": "two\nlines", "audience": "parents"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert set(response.data) >= {"subject", "body", "audience"}
+
+
+def test_refused_recipient_is_a_visible_partial_failure(
+    organisation, teachers, worker_factory
+):
+    refused = teachers[2]
+    with SMTPServer(RecordingHandler(refuse=[refused])) as smtp:
+        worker_factory(env=smtp.env, queues=["emails"])
+        job = wait_for_job(submit(organisation).pk)
+
+        assert job.status == Job.Status.FAILED
+        assert job.error_code == "recipients_failed"
+        assert "1 of 5 recipients failed" in job.error and refused in job.error
+        assert job.result == {"recipients": 5, "pending": 0, "sent": 4, "failed": 1}
+        delivery = EmailDelivery.objects.get(job=job, recipient=refused)
+        assert delivery.status == EmailDelivery.Status.FAILED
+        assert delivery.reason.startswith("550")
+        assert sorted(smtp.handler.recipients) == sorted(set(teachers) - {refused})
+
+        # Requeued, the job mails nobody again and still reports the refusal.
+        requeue_job(job)
+        job = wait_for(
+            lambda: Job.objects.filter(
+                pk=job.pk, status=Job.Status.FAILED, attempts=1
+            ).first(),
+            message="the requeued job to end",
+        )
+        assert len(smtp.handler.messages) == 4
+        assert job.result["failed"] == 1
+
+
+def test_dropped_connection_is_retried_without_resending(
+    organisation, teachers, worker_factory
+):
+    with SMTPServer(RecordingHandler(drop_after=2)) as smtp:
+        worker_factory(env=smtp.env, queues=["emails"])
+        job = wait_for_job(submit(organisation).pk)
+
+        assert smtp.handler.dropped
+        assert job.status == Job.Status.SUCCEEDED, job.error
+        assert job.attempts == 2, "the drop made the first attempt fail"
+        assert sorted(smtp.handler.recipients) == sorted(teachers), "each once"
+        assert len(smtp.handler.connections) == 2
+
+
+def test_sending_twice_in_process_sends_once(organisation, teachers, settings):
+    with SMTPServer(RecordingHandler()) as smtp:
+        use_smtp(settings, smtp)
+        job = submit(organisation, audience="members")
+        first = send_job_emails(job)
+        second = send_job_emails(job)
+    assert first == second == {"recipients": 6, "pending": 0, "sent": 6, "failed": 0}
+    assert len(smtp.handler.messages) == 6
+
+
+def test_command_queues_a_bulk_email(organisation, teachers, capsys):
+    call_command(
+        "send_bulk_email",
+        organisation="springfield",
+        subject="Hello",
+        body="Body",
+        audience="admins",
+    )
+    job = Job.objects.get(kind=Job.Kind.BULK_EMAIL)
+    assert job.params["to"] == ["head@school.example"]
+    with pytest.raises(CommandError):
+        call_command("send_bulk_email", organisation="nowhere", subject="a", body="b")
+
+
+def test_report_ready_email_end_to_end(organisation, api, worker_factory):
+    student = Student.objects.create(organisation=organisation, external_id="S-1")
+    assessment = Assessment.objects.create(
+        organisation=organisation, code="A1", name="Maths"
+    )
+    item = Item.objects.create(organisation=organisation, code="I1")
+    from django.utils import timezone
+
+    Response.objects.create(
+        organisation=organisation,
+        student=student,
+        assessment=assessment,
+        item=item,
+        correct=True,
+        answered_at=timezone.now(),
+        position=1,
+    )
+    with SMTPServer(RecordingHandler()) as smtp:
+        worker_factory(env=smtp.env)
+        response = api.post(
+            "/api/v1/reports/submit/",
+            {
+                "student": str(student.pk),
+                "assessment": str(assessment.pk),
+                "notify_email": "parent@home.example",
+            },
+            format="json",
+        )
+        assert response.status_code == 202, response.data
+        report_job = wait_for_job(response.data["id"])
+        assert report_job.status == Job.Status.SUCCEEDED, report_job.error
+        email_job = wait_for(
+            lambda: report_job.children.filter(kind=Job.Kind.EMAIL).first(),
+            message="the e-mail job",
+        )
+        email_job = wait_for_job(email_job.pk)
+
+        assert email_job.status == Job.Status.SUCCEEDED, email_job.error
+        assert smtp.handler.recipients == ["parent@home.example"]
+        assert smtp.handler.messages[0]["subject"] == "Report ready: S-1"
+        assert report_job.result["report"].encode() in smtp.handler.messages[0]["body"]

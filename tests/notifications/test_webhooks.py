@@ -1,0 +1,219 @@
+"""Webhooks: registration checks, signed delivery to a real receiver, retries."""
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from django.db import transaction
+
+from assessments.models import Membership
+from jobs.models import Job
+from jobs.services import create_job
+from notifications import webhooks
+from notifications.models import WebhookDelivery, WebhookEndpoint
+from tests.conftest import wait_for, wait_for_job
+
+from .servers import WebhookReceiver
+
+WORKER_ENV = {
+    "WEBHOOKS_ALLOW_HTTP": "1",
+    "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
+    "WEBHOOKS_RETRY_BACKOFF_SECONDS": "1",
+    "WEBHOOKS_RETRY_BACKOFF_MAX_SECONDS": "2",
+}
+
+
+@pytest.fixture
+def admin_api(api, user):
+    Membership.objects.filter(user=user).update(role=Membership.Role.ADMIN)
+    return api
+
+
+@pytest.fixture
+def test_targets(settings):
+    settings.WEBHOOKS_ALLOW_HTTP = True
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = True
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://93.184.215.14/hook",  # plain http
+        "ftp://93.184.215.14/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.1.2.3/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://[::1]/hook",
+        "https://[::ffff:192.168.0.1]/hook",
+        "https://user:pw@93.184.215.14/hook",
+        "not a url",
+    ],
+)
+def test_production_settings_refuse_unsafe_urls(admin_api, settings, url):
+    settings.WEBHOOKS_ALLOW_HTTP = False
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    response = admin_api.post("/api/v1/webhooks/", {"url": url}, format="json")
+    assert response.status_code == 400
+    assert "url" in response.data
+
+
+def test_registration_generates_the_secret_and_shows_it_once(admin_api, settings):
+    settings.WEBHOOKS_ALLOW_PRIVATE_TARGETS = False
+    response = admin_api.post(
+        "/api/v1/webhooks/",
+        {
+            "url": "https://93.184.215.14/hook",
+            "events": ["job.failed"],
+            "secret": "chosen",
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.data
+    secret = response.data["secret"]
+    assert len(secret) == 64 and secret != "chosen"
+    assert WebhookEndpoint.objects.get().secret == secret
+    listed = admin_api.get("/api/v1/webhooks/").data["results"]
+    assert "secret" not in listed[0]
+
+    response = admin_api.post(
+        "/api/v1/webhooks/",
+        {"url": "https://93.184.215.14/hook", "events": ["job.exploded"]},
+        format="json",
+    )
+    assert response.status_code == 400 and "events" in response.data
+
+
+def test_webhooks_are_for_the_organisations_administrators(
+    api, admin_api, other_api, organisation, test_targets
+):
+    endpoint = WebhookEndpoint.objects.create(
+        organisation=organisation, url="http://127.0.0.1:9/x"
+    )
+    assert other_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 403
+    Membership.objects.filter(organisation__slug="shelbyville").update(
+        role=Membership.Role.ADMIN
+    )
+    assert other_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 404
+    assert admin_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 200
+
+
+def test_signature_verification_rejects_tampering_and_old_timestamps(settings):
+    body = b'{"a":1}'
+    now = 1_800_000_000
+    signature = "sha256=" + webhooks.sign("k", now, body)
+    assert webhooks.verify("k", now, body, signature, now=now)
+    assert not webhooks.verify("k", now, body + b" ", signature, now=now)
+    assert not webhooks.verify("other", now, body, signature, now=now)
+    assert not webhooks.verify("k", now, body, signature, now=now + 301)
+
+
+def run_probe(organisation, fail=False):
+    with transaction.atomic():
+        return create_job(
+            organisation=organisation,
+            kind=Job.Kind.PROBE,
+            params={"fail": "permanent"} if fail else {},
+        )
+
+
+@pytest.mark.integration
+def test_job_end_is_delivered_signed_with_retries(
+    organisation, other_organisation, worker_factory, test_targets
+):
+    with WebhookReceiver(fail_first=1) as receiver:
+        endpoint = WebhookEndpoint.objects.create(
+            organisation=organisation, url=receiver.url
+        )
+        receiver.secret = endpoint.secret
+        failed_only = WebhookEndpoint.objects.create(
+            organisation=organisation, url=receiver.url, events=["job.failed"]
+        )
+        WebhookEndpoint.objects.create(
+            organisation=other_organisation, url=receiver.url
+        )
+        worker_factory(env=WORKER_ENV)
+
+        job = wait_for_job(run_probe(organisation).pk)
+        assert job.status == Job.Status.SUCCEEDED
+        delivery = wait_for(
+            lambda: WebhookDelivery.objects.filter(
+                endpoint=endpoint, status=WebhookDelivery.Status.SUCCEEDED
+            ).first(),
+            message="the webhook delivery",
+        )
+
+    assert delivery.attempts == 2, "the first call got a 503 and was retried"
+    assert delivery.status_code == 200 and delivery.response_snippet == "ok"
+    assert receiver.rejected == []
+    assert len(receiver.accepted) == 1, "one endpoint of this organisation wants it"
+    call = receiver.accepted[0]
+    assert call["event"] == "job.succeeded"
+    assert call["event_id"] == str(delivery.pk) == call["payload"]["id"]
+    assert call["payload"]["job"]["id"] == str(job.pk)
+    assert not WebhookDelivery.objects.filter(endpoint=failed_only).exists()
+
+
+@pytest.mark.integration
+def test_receiver_rejects_a_replayed_old_call(organisation, test_targets, monkeypatch):
+    with WebhookReceiver() as receiver:
+        endpoint = WebhookEndpoint.objects.create(
+            organisation=organisation, url=receiver.url
+        )
+        receiver.secret = endpoint.secret
+        # The sender's clock an hour behind: the receiver's clock is real.
+        hour_ago = SimpleNamespace(time=lambda: time.time() - 3600)
+        monkeypatch.setattr(webhooks, "time", hour_ago)
+        code, _ = webhooks.post(
+            receiver.url,
+            {"id": "x"},
+            secret=endpoint.secret,
+            event="job.succeeded",
+            event_id="x",
+        )
+        monkeypatch.undo()
+        assert code == 401 and receiver.rejected == ["old timestamp"]
+
+        code, _ = webhooks.post(
+            receiver.url,
+            {"id": "y"},
+            secret="not-the-secret",
+            event="job.succeeded",
+            event_id="y",
+        )
+        assert code == 401 and receiver.rejected[-1] == "bad signature"
+
+
+@pytest.mark.integration
+def test_refused_and_unreachable_deliveries_are_recorded(
+    organisation, worker_factory, test_targets, settings
+):
+    from notifications.services import attempt_delivery, queue_webhooks
+
+    settings.WEBHOOKS_MAX_ATTEMPTS = 2
+    with WebhookReceiver() as receiver:
+        endpoint = WebhookEndpoint.objects.create(
+            organisation=organisation, url=receiver.url
+        )
+        receiver.secret = "wrong"  # every call is refused with 401
+        job = Job.objects.create(
+            organisation=organisation, kind=Job.Kind.PROBE, status=Job.Status.FAILED
+        )
+        [delivery_id] = queue_webhooks(job)
+        delivery = attempt_delivery(delivery_id)
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert delivery.status_code == 401 and delivery.attempts == 1
+
+    gone = WebhookEndpoint.objects.create(
+        organisation=organisation, url=receiver.url, events=["job.failed"]
+    )
+    endpoint.delete()
+    [delivery_id] = queue_webhooks(job)
+    from notifications.services import RetryWebhook
+
+    with pytest.raises(RetryWebhook):
+        attempt_delivery(delivery_id)
+    delivery = attempt_delivery(delivery_id)
+    assert delivery.endpoint == gone
+    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert delivery.attempts == 2 and "Gave up" in delivery.error
