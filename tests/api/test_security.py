@@ -60,6 +60,35 @@ def _calibration_run(organisation):
     )
 
 
+def _export(organisation):
+    from datetime import date, timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from exports.models import Export
+
+    export = Export.objects.create(
+        organisation=organisation,
+        job=_job(organisation),
+        dataset=Export.Dataset.RESPONSES,
+        file_format=Export.Format.CSV,
+        date_from=date(2024, 1, 1),
+        date_to=date(2024, 12, 31),
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    export.file.save("export.csv", ContentFile(b"student,item\n"), save=True)
+    return export
+
+
+def _webhook(organisation):
+    from notifications.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(
+        organisation=organisation, url="https://hooks.example.org/dreamseed"
+    )
+
+
 # Every URL that takes a pk needs a way to make the object it names. A new
 # endpoint missing here fails test_every_pk_route_is_covered: add it, and the
 # scoping test then checks it.
@@ -69,6 +98,9 @@ OWNED_OBJECT = {
     "report-detail": _report,
     "report-pdf": _report,
     "calibration-run-detail": _calibration_run,
+    "export-download": _export,
+    "webhook-detail": _webhook,
+    "webhook-deliveries": _webhook,
 }
 
 
@@ -84,6 +116,11 @@ def test_every_pk_route_is_covered():
 def test_another_organisations_object_is_404_for_every_method(
     route, name, view, organisation, api, other_api
 ):
+    from assessments.models import Membership
+
+    # Organisation administrators have the widest rights (webhooks need
+    # them): scoping must hold even for another organisation's administrator.
+    Membership.objects.update(role=Membership.Role.ADMIN)
     obj = OWNED_OBJECT[name](organisation)
     url = "/" + route.replace("<uuid:pk>", str(obj.pk))
     for method in methods_of(view):
