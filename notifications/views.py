@@ -1,3 +1,5 @@
+from django.shortcuts import get_object_or_404
+
 """Notification endpoints: bulk e-mail and webhook registration."""
 
 from rest_framework import generics
@@ -84,7 +86,8 @@ class WebhookDeliveryListView(OrganisationWebhooksMixin, generics.ListAPIView):
     serializer_class = WebhookDeliverySerializer
 
     def get_queryset(self):
-        endpoints = super().get_queryset()
-        return WebhookDelivery.objects.filter(
-            endpoint__in=endpoints, endpoint_id=self.kwargs["pk"]
-        ).order_by("-created_at")
+        # An endpoint of another organisation is a 404, not an empty list.
+        endpoint = get_object_or_404(super().get_queryset(), pk=self.kwargs["pk"])
+        return WebhookDelivery.objects.filter(endpoint=endpoint).order_by(
+            "-created_at"
+        )
