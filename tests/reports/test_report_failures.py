@@ -32,7 +32,9 @@ def report_job(transactional_db):
     organisation, assessment, _ = load_lsat7_organisation()
     student = Student.objects.get(organisation=organisation, external_id="LSAT-0007")
     with transaction.atomic():
-        job = submit_report(organisation=organisation, student=student, assessment=assessment)
+        job = submit_report(
+            organisation=organisation, student=student, assessment=assessment
+        )
     return job
 
 
@@ -46,7 +48,9 @@ def run_in_process(job):
 
 
 def test_a_cell_error_fails_the_job_at_once_with_the_cells_name(report_job, tmp_path):
-    with override_settings(REPORTS_TEMPLATE_DIR=template_dir_with(tmp_path, "cell_error.qmd")):
+    with override_settings(
+        REPORTS_TEMPLATE_DIR=template_dir_with(tmp_path, "cell_error.qmd")
+    ):
         run_in_process(report_job)
     job = Job.objects.get(pk=report_job.pk)
     assert job.status == Job.Status.FAILED
