@@ -21,6 +21,7 @@ TemplateError naming it.
 
 import ast
 import base64
+import ctypes
 import logging
 import os
 import re
@@ -409,9 +410,28 @@ def compile_typst(typ_path, deadline):
         )
     except typst.TypstError as exc:
         raise TemplateError(f"typst could not compile the report: {exc}") from None
+    finally:
+        _release_memory()
     if time.monotonic() > deadline:
         raise RenderTimeout("the render exceeded its time limit")
     return pdf
+
+
+try:
+    _malloc_trim = ctypes.CDLL(None).malloc_trim
+except (AttributeError, OSError):  # not glibc
+    _malloc_trim = None
+
+
+def _release_memory():
+    """Return memory freed by a Typst compile to the system.
+
+    Typst allocates from several threads; glibc keeps what they free in
+    per-thread arenas, so without a trim the worker grew from about 75 MB to
+    about 125 MB over its first ten reports and stayed there.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def render(template_path, workdir, params, deadline):
