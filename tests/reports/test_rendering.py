@@ -176,6 +176,27 @@ def test_timeout_kills_the_kernel_group_and_the_next_render_works(tmp_path):
     assert kernels.current().pid != pid
 
 
+def test_typst_compile_is_stopped_at_the_deadline(tmp_path):
+    workdirs = tmp_path / "work"
+    workdirs.mkdir()
+    started = time.monotonic()
+    with pytest.raises(RenderTimeout, match="typst"):
+        render(
+            FIXTURES / "slow_typst.qmd",
+            make_report_data(n_items=1),
+            timeout_seconds=2,
+            workdir_parent=workdirs,
+        )
+    # Cells and Pandoc take well under a second here; the rest is Typst's.
+    assert time.monotonic() - started < 3.5
+    assert list(workdirs.iterdir()) == []
+
+    # While that compile finishes in the background, the next report still
+    # renders (in a subprocess that a deadline could kill).
+    result = render(TEMPLATES / "summary.qmd", make_report_data(n_items=5))
+    assert "LSAT-0001" in pdf_text(result.pdf)
+
+
 def test_temporary_directory_is_removed(tmp_path):
     render(
         TEMPLATES / "summary.qmd", make_report_data(n_items=3), workdir_parent=tmp_path
