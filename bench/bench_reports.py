@@ -128,6 +128,11 @@ def p95(values):
     return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
 
 
+def load_average():
+    """Return the 1, 5 and 15 minute load averages as text."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def verdict(ok):
     return "ok" if ok else "MISSED"
 
@@ -151,6 +156,8 @@ def main():
 
     template = Path(args.template)
     print(f"template {template.name}, {args.items} items, cpus {os.cpu_count()}")
+    # Other jobs on the machine change every figure: print the load beside them.
+    print(f"load average at start: {load_average()}")
 
     with PeakRss() as rss:
         times = render_many(template, args.count, args.items)
@@ -188,6 +195,7 @@ def main():
     print(f"\nfresh Python process + kernel per report ({args.fresh} runs)")
     print(f"  per report: mean {fresh_mean:.2f} s, max {max(fresh):.2f} s")
     print(f"  fresh / warm: {fresh_mean / mean:.1f}x")
+    print(f"\nload average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -73,3 +73,22 @@ def make_report_data(n_items=20, calibrated=True, seed=1, external_id="LSAT-0001
         "trajectory": trajectory,
         "items": items,
     }
+
+
+def with_ability(data, theta, se):
+    """Set the student's final ability estimate and standard error."""
+    data["ability"] = {"theta": theta, "se": se}
+    return data
+
+
+def with_all_answers(data, correct):
+    """Make every response correct (or every one wrong), summary included."""
+    for row in data["items"] + data["trajectory"]:
+        row["correct"] = correct
+    n_items = len(data["items"])
+    data["summary"] = {
+        "items_answered": n_items,
+        "correct": n_items if correct else 0,
+        "accuracy": (1.0 if correct else 0.0) if n_items else None,
+    }
+    return data

@@ -1,5 +1,7 @@
 """The .qmd parser."""
 
+from pathlib import Path
+
 import pytest
 
 from reports.rendering import TemplateError, builtin, qmd
@@ -67,3 +69,17 @@ def test_unsupported_features_are_named(source, feature):
 def test_unclosed_fence_is_reported():
     with pytest.raises(TemplateError, match="never closed"):
         qmd.parse("```{python}\nx = 1\n")
+
+
+def test_shipped_templates_share_their_helpers_and_prose():
+    """The summary repeats the comprehensive report's logic: keep them equal."""
+    root = Path(__file__).resolve().parents[2] / "templates" / "reports"
+
+    def cells(name):
+        document = qmd.parse((root / name).read_text(encoding="utf-8"))
+        return [c.code for c in document.chunks if isinstance(c, qmd.Cell)]
+
+    comprehensive, summary = cells("comprehensive.qmd"), cells("summary.qmd")
+    # Parameters, load, key figures, overview (the figures differ in size).
+    assert summary[:4] == comprehensive[:4]
+    assert summary[-1] == comprehensive[-1]

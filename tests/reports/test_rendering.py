@@ -1,5 +1,6 @@
 """Render real reports with the builtin engine and read the PDFs back."""
 
+import json
 import multiprocessing
 import os
 import time
@@ -11,13 +12,14 @@ from reports.rendering import (
     RenderResult,
     RenderTimeout,
     TemplateError,
+    qmd,
     render_report,
     template_version,
 )
 from reports.rendering import kernel as kernels
 
 from .conftest import FIXTURES, TEMPLATES, pdf_image_count, pdf_pages, pdf_text
-from .sample_data import make_report_data
+from .sample_data import make_report_data, with_ability, with_all_answers
 
 
 def _alive(pid):
@@ -42,6 +44,38 @@ def _group_gone(pgid, wait_seconds=3.0):
 
 def render(template, data, **kwargs):
     return render_report(template, data, engine="builtin", **kwargs)
+
+
+def flat_text(pdf):
+    """Return the PDF's text with every run of whitespace made one space."""
+    return " ".join(pdf_text(pdf).split())
+
+
+def between(text, start, end=None):
+    """Return the part of text after ``start`` and before ``end``."""
+    tail = text[text.index(start) + len(start) :]
+    return tail[: tail.index(end)] if end else tail
+
+
+def run_cells(template, labels, data, tmp_path, monkeypatch):
+    """Run the template's cells with these labels in this process; return names."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(plt, "show", lambda: None)
+    data_file = tmp_path / "data.json"
+    data_file.write_text(json.dumps(data), encoding="utf-8")
+    namespace = {"data_file": str(data_file)}
+    cells = {
+        c.options.get("label"): c
+        for c in qmd.parse(template.read_text(encoding="utf-8")).chunks
+        if isinstance(c, qmd.Cell)
+    }
+    for label in labels:
+        exec(compile(cells[label].code, f"{template.name}:{label}", "exec"), namespace)
+    return namespace
 
 
 def test_comprehensive_report_shows_student_ability_and_figure():
@@ -142,6 +176,27 @@ def test_timeout_kills_the_kernel_group_and_the_next_render_works(tmp_path):
     assert kernels.current().pid != pid
 
 
+def test_typst_compile_is_stopped_at_the_deadline(tmp_path):
+    workdirs = tmp_path / "work"
+    workdirs.mkdir()
+    started = time.monotonic()
+    with pytest.raises(RenderTimeout, match="typst"):
+        render(
+            FIXTURES / "slow_typst.qmd",
+            make_report_data(n_items=1),
+            timeout_seconds=2,
+            workdir_parent=workdirs,
+        )
+    # Cells and Pandoc take well under a second here; the rest is Typst's.
+    assert time.monotonic() - started < 3.5
+    assert list(workdirs.iterdir()) == []
+
+    # While that compile finishes in the background, the next report still
+    # renders (in a subprocess that a deadline could kill).
+    result = render(TEMPLATES / "summary.qmd", make_report_data(n_items=5))
+    assert "LSAT-0001" in pdf_text(result.pdf)
+
+
 def test_temporary_directory_is_removed(tmp_path):
     render(
         TEMPLATES / "summary.qmd", make_report_data(n_items=3), workdir_parent=tmp_path
@@ -167,3 +222,174 @@ def test_forked_child_of_a_rendering_process_still_renders():
         child.join(timeout=10)
         if child.is_alive():
             child.kill()
+
+
+BOTH = ["comprehensive.qmd", "summary.qmd"]
+
+
+def test_summary_heading_says_what_the_page_is():
+    text = pdf_text(render(TEMPLATES / "summary.qmd", make_report_data()).pdf)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    assert lines[0] == "Assessment summary"
+    # No heading repeats the one before it ("Summary / Summary").
+    assert all(a != b for a, b in zip(lines, lines[1:], strict=False))
+    assert "Summary\nSummary" not in text
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_counts_agree_with_their_nouns(name):
+    # With this ability only ITEM6 is both easy and answered wrongly.
+    data = with_ability(make_report_data(n_items=20), -0.47, 0.24)
+    text = flat_text(render(TEMPLATES / name, data).pdf)
+    assert "Review ITEM6: this item is well below" in text
+    assert "Answered 6 items harder" in text
+    assert "3 correct answers had" in text
+    assert "(s)" not in text
+
+    text = flat_text(render(TEMPLATES / name, make_report_data(n_items=20)).pdf)
+    assert "Review ITEM6, ITEM15: these items are well below" in text
+    assert "1 correct answer had" in text
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_numbers_that_round_to_zero_print_without_a_sign(name):
+    # theta + 1.96 SE = -0.000188, a difficulty and a running ability of -0.00x.
+    data = with_ability(make_report_data(n_items=20), -0.47, 0.2397)
+    data["items"][1]["difficulty"] = -0.001
+    data["trajectory"][2]["theta"] = -0.002
+    text = flat_text(render(TEMPLATES / name, data).pdf)
+    assert "95% interval \u22120.94 to 0.00" in text
+    assert "\u22120.00" not in text and "-0.00" not in text
+    if name == "comprehensive.qmd":
+        assert "2 ITEM2 0.00 Yes" in text
+        assert "3 ITEM3 1.15 Yes 0.00" in text
+
+
+def test_fmt_helper_drops_the_sign_of_zero(tmp_path, monkeypatch):
+    ns = run_cells(
+        TEMPLATES / "comprehensive.qmd",
+        ["load"],
+        make_report_data(),
+        tmp_path,
+        monkeypatch,
+    )
+    fmt, pct = ns["fmt"], ns["pct"]
+    assert [fmt(-0.004), fmt(-0.0), fmt(-0.005001), fmt(None)] == [
+        "0.00",
+        "0.00",
+        "-0.01",
+        "\u2013",
+    ]
+    assert pct(-0.001) == "0%"
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_legend_sits_above_the_plotted_data(name, tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    run_cells(
+        TEMPLATES / name,
+        ["load", "fig-trajectory"],
+        make_report_data(n_items=20),
+        tmp_path,
+        monkeypatch,
+    )
+    fig = plt.gcf()
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    legend = ax.get_legend().get_window_extent(renderer)
+    assert legend.y0 >= ax.get_window_extent(renderer).y1
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "95% band",
+        "ability",
+        "correct",
+        "incorrect",
+    ]
+    plt.close("all")
+
+
+@pytest.mark.parametrize(
+    ("se", "words"),
+    [
+        (0.29, "precise"),
+        (0.3, "moderately precise"),
+        (0.49, "moderately precise"),
+        (0.5, "imprecise"),
+        (0.62, "imprecise"),
+        (2.5, "imprecise"),
+    ],
+)
+def test_precision_thresholds(se, words, tmp_path, monkeypatch):
+    ns = run_cells(
+        TEMPLATES / "summary.qmd",
+        ["load"],
+        make_report_data(),
+        tmp_path,
+        monkeypatch,
+    )
+    assert ns["precision"](se) == words
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_large_standard_error_is_not_called_precise(name):
+    data = with_ability(make_report_data(n_items=20), 0.1, 0.62)
+    text = flat_text(render(TEMPLATES / name, data).pdf)
+    assert "With a standard error of 0.62 the estimate is imprecise." in text
+    assert "The standard error (0.62) is large" in text
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_items_with_extreme_parameters_are_not_strengths(name):
+    data = with_ability(make_report_data(n_items=20), 0.1, 0.25)
+    data["items"][2]["difficulty"] = 5.2  # ITEM3, answered correctly
+    data["items"][16]["discrimination"] = 6.0  # ITEM17, correct, on the bound
+    data["items"][14]["difficulty"] = -4.5  # ITEM15, answered wrongly
+    text = flat_text(render(TEMPLATES / name, data).pdf)
+    strengths = between(text, "and recommendations Strengths", "Recommendations")
+    advice = between(text, "Recommendations", "Note:")
+    assert "ITEM3" not in strengths and "ITEM17" not in strengths
+    assert "Answered 1 item harder than the current ability estimate correctly" in (
+        strengths
+    )
+    assert "Review ITEM6: this item is" in advice and "ITEM15" not in advice
+    assert (
+        "Note: 3 items (ITEM3, ITEM15, ITEM17) have extreme calibrated parameters"
+        in text
+    )
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_a_perfect_score_gets_sensible_advice(name):
+    data = with_ability(with_all_answers(make_report_data(n_items=20), True), 3.2, 0.9)
+    text = flat_text(render(TEMPLATES / name, data).pdf)
+    assert "100% (20 of 20 correct)" in text
+    assert "the estimate is a lower bound" in text
+    advice = between(text, "Recommendations")
+    assert "Move on to harder items (difficulty above 3.20)" in advice
+    assert "Practise with items" not in advice
+    assert "Answered all 20 items correctly." in text
+    assert "answered incorrectly, which" not in text
+
+
+@pytest.mark.parametrize("name", BOTH)
+def test_a_zero_score_gets_sensible_advice(name):
+    data = with_ability(
+        with_all_answers(make_report_data(n_items=20), False), -3.1, 0.85
+    )
+    text = flat_text(render(TEMPLATES / name, data).pdf)
+    assert "0% (0 of 20 correct)" in text
+    assert "the estimate is an upper bound" in text
+    strengths = between(text, "and recommendations Strengths", "Recommendations")
+    assert "No particular strength stands out" in strengths
+    advice = between(text, "Recommendations")
+    assert "Go back to easier material (difficulty below \u22123.10)" in advice
+    assert "Practise with items" not in advice
+    assert "Overall accuracy is low" not in advice
+
+
+def test_a_zero_score_without_calibration_gets_sensible_advice():
+    data = with_all_answers(make_report_data(n_items=8, calibrated=False), False)
+    text = flat_text(render(TEMPLATES / "summary.qmd", data).pdf)
+    assert "answered 8 items with low accuracy (0%)" in text
+    assert "No item was answered correctly: revisit the basics" in text
