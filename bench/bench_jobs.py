@@ -104,7 +104,7 @@ def stop_process(process):
             process.wait()
 
 
-def start_worker():
+def start_worker(max_tasks_per_child=None):
     command = [
         sys.executable,
         "-m",
@@ -122,6 +122,8 @@ def start_worker():
         "-n",
         f"bench-{os.getpid()}@%h",
     ]
+    if max_tasks_per_child:
+        command.insert(-2, f"--max-tasks-per-child={max_tasks_per_child}")
     from dreamseed.celery import app
 
     name = command[-1].replace("%h", socket.gethostname())
@@ -297,6 +299,11 @@ def main():
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument(
+        "--max-tasks-per-child",
+        type=int,
+        help="override CELERY_WORKER_MAX_TASKS_PER_CHILD for the worker",
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     args = parser.parse_args()
@@ -309,7 +316,7 @@ def main():
     organisation, token, student, assessment = fixtures()
 
     if not args.skip_throughput:
-        worker = start_worker()
+        worker = start_worker(args.max_tasks_per_child)
         try:
             jobs_rate, submit_seconds = bench_jobs(args.jobs, organisation)
             bare_rate = bench_bare(args.jobs)

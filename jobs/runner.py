@@ -93,8 +93,14 @@ def claim(job_id):
     cancelled, unknown, or out of attempts), or raises :class:`Busy`.
     """
     now = timezone.now()
+    job = _claim_queued(job_id, now)
+    if job is not None:
+        logger.info("job %s started (attempt %s)", job.id, job.attempts)
+        return job
+
     ended = None
     with transaction.atomic():
+        _relax_commit()
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             logger.warning("job %s does not exist; message dropped", job_id)
@@ -138,6 +144,47 @@ def claim(job_id):
         return None
     logger.info("job %s started (attempt %s)", job.id, job.attempts)
     return job
+
+
+def _relax_commit():
+    """Let this transaction's COMMIT return before its WAL reaches the disk.
+
+    Only for the job's own bookkeeping (claim, outcome): should PostgreSQL
+    crash, the last fraction of a second of these writes may be lost, which
+    leaves the job queued or running and the sweeper runs it again (every job
+    is safe to run twice). Waiting for the disk at every claim and finish
+    halved the throughput of short jobs.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
+def _claim_queued(job_id, now):
+    """Claim a plainly queued job in one statement; ``None`` if it is not one.
+
+    Anything unusual (running, finished, cancelled, out of attempts, unknown)
+    is left to the locking path in :func:`claim`.
+    """
+    table = Job._meta.db_table
+    sql = (
+        f'UPDATE "{table}" SET status = %s, attempts = attempts + 1, '
+        "claimed_by = %s, started_at = %s, heartbeat_at = %s, "
+        "lease_expires_at = %s, error = '', error_code = '' "
+        "WHERE id = %s AND status = %s AND NOT cancel_requested "
+        "AND attempts < max_attempts RETURNING *"
+    )
+    params = [
+        Job.Status.RUNNING,
+        claimant_name(),
+        now,
+        now,
+        now + timedelta(seconds=lease_seconds()),
+        job_id,
+        Job.Status.QUEUED,
+    ]
+    with transaction.atomic():
+        _relax_commit()
+        return next(iter(Job.objects.raw(sql, params)), None)
 
 
 def _start(job, now):
@@ -191,9 +238,11 @@ def finish(job_id, status, *, claimant=None, **kwargs):
         # and no read before it.
         job = job_id if isinstance(job_id, Job) else Job.objects.get(pk=job_id)
         fields = _outcome_fields(status, **kwargs)
-        written = Job.objects.filter(
-            pk=job.pk, status=Job.Status.RUNNING, claimed_by=claimant
-        ).update(**fields)
+        with transaction.atomic():
+            _relax_commit()
+            written = Job.objects.filter(
+                pk=job.pk, status=Job.Status.RUNNING, claimed_by=claimant
+            ).update(**fields)
         if not written:
             logger.warning(
                 "job %s is no longer held by %s; outcome %s dropped",

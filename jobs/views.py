@@ -77,7 +77,13 @@ class JobDetailView(OrganisationJobsMixin, generics.RetrieveAPIView):
 class JobCancelView(OrganisationJobsMixin, APIView):
     """Cancel a queued job, or stop a running one at its next step."""
 
-    @extend_schema(request=None, responses=JobSerializer)
+    @extend_schema(
+        request=None,
+        responses={
+            200: JobSerializer,
+            409: OpenApiResponse(description="The job has already ended."),
+        },
+    )
     def post(self, request, pk):
         job = get_object_or_404(self.get_queryset(), pk=pk)
         if job.is_terminal:
