@@ -162,6 +162,26 @@ STORAGES = {
 # Request bodies larger than this (bytes) are refused before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DREAMSEED_MAX_BODY_BYTES", 1_000_000)
 
+# --- Cache ------------------------------------------------------------------
+
+# Shared by every process (submission throttling counts per user across all
+# web servers): Redis in production, this process's memory otherwise.
+_cache_url = os.environ.get("CACHE_URL") or (
+    os.environ.get("CELERY_BROKER_URL", "")
+    if os.environ.get("CELERY_BROKER_URL", "").startswith(("redis://", "rediss://"))
+    else ""
+)
+if _cache_url:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": "dreamseed-cache",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- REST framework ---------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -288,6 +308,8 @@ JOBS_STALE_AFTER_SECONDS = env_int("JOBS_STALE_AFTER_SECONDS", 300)
 # A queued job not started after this long is published again.
 JOBS_REQUEUE_AFTER_SECONDS = env_int("JOBS_REQUEUE_AFTER_SECONDS", 600)
 JOBS_BATCH_MAX_SIZE = env_int("JOBS_BATCH_MAX_SIZE", 1000)
+# Keep django-celery-results rows for job tasks (name, arguments, worker).
+JOBS_STORE_TASK_RESULTS = env_bool("JOBS_STORE_TASK_RESULTS", True)
 
 # Calibration.
 CALIBRATION_DEFAULT_METHOD = os.environ.get("CALIBRATION_DEFAULT_METHOD", "jmle")

@@ -155,6 +155,8 @@ def _relax_commit():
     is safe to run twice). Waiting for the disk at every claim and finish
     halved the throughput of short jobs.
     """
+    if connection.vendor != "postgresql":
+        return  # SQLite (the embedded default) has no such setting.
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
@@ -163,8 +165,11 @@ def _claim_queued(job_id, now):
     """Claim a plainly queued job in one statement; ``None`` if it is not one.
 
     Anything unusual (running, finished, cancelled, out of attempts, unknown)
-    is left to the locking path in :func:`claim`.
+    is left to the locking path in :func:`claim`, and so is every claim on
+    SQLite, whose ids and datetimes this raw statement would not match.
     """
+    if connection.vendor != "postgresql":
+        return None
     table = Job._meta.db_table
     sql = (
         f'UPDATE "{table}" SET status = %s, attempts = attempts + 1, '
@@ -478,9 +483,10 @@ def job_task(*, kind, name, soft_time_limit=None, time_limit=None):
             bind=True,
             name=name,
             max_retries=None,
-            # The Job row is the record of the outcome: storing Celery's result
-            # too cost two extra writes per job (STARTED and SUCCESS).
-            ignore_result=True,
+            # The Job row is the record of the outcome. Celery's result row (task
+            # name, arguments, worker) is kept for staff by default; turning it
+            # off saves a write per job.
+            ignore_result=not settings.JOBS_STORE_TASK_RESULTS,
             track_started=False,
             acks_late=True,
             reject_on_worker_lost=True,

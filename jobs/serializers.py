@@ -1,4 +1,3 @@
-from django.urls import NoReverseMatch
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.reverse import reverse
@@ -69,12 +68,7 @@ class JobSerializer(serializers.ModelSerializer):
                     request=request,
                 )
             if result.get("export"):
-                try:
-                    links["download"] = reverse(
-                        "export-download", args=[result["export"]], request=request
-                    )
-                except NoReverseMatch:
-                    # TODO: exports have no download endpoint yet; the link is
-                    # left out rather than failing the whole answer.
-                    pass
+                links["download"] = reverse(
+                    "export-download", args=[result["export"]], request=request
+                )
         return links
