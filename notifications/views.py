@@ -9,9 +9,10 @@ from assessments.permissions import organisation_of
 from jobs.views import JobSubmissionView
 
 from . import services
-from .models import WebhookDelivery, WebhookEndpoint
+from .models import EmailDelivery, WebhookDelivery, WebhookEndpoint
 from .serializers import (
     BulkEmailSerializer,
+    EmailDeliverySerializer,
     WebhookDeliverySerializer,
     WebhookEndpointCreatedSerializer,
     WebhookEndpointSerializer,
@@ -88,3 +89,15 @@ class WebhookDeliveryListView(OrganisationWebhooksMixin, generics.ListAPIView):
         return WebhookDelivery.objects.filter(
             endpoint__in=endpoints, endpoint_id=self.kwargs["pk"]
         ).order_by("-created_at")
+
+
+class EmailDeliveryListView(generics.ListAPIView):
+    """Each recipient of one of the organisation's e-mail jobs, and its outcome."""
+
+    serializer_class = EmailDeliverySerializer
+
+    def get_queryset(self):
+        return EmailDelivery.objects.filter(
+            job_id=self.kwargs["pk"],
+            job__organisation=organisation_of(self.request.user),
+        ).order_by("-created_at", "-id")
