@@ -155,6 +155,28 @@ def test_job_end_is_delivered_signed_with_retries(
 
 
 @pytest.mark.integration
+def test_failed_job_reaches_the_endpoints_that_want_failures(
+    organisation, worker_factory, test_targets
+):
+    with WebhookReceiver() as receiver:
+        failed_only = WebhookEndpoint.objects.create(
+            organisation=organisation, url=receiver.url, events=["job.failed"]
+        )
+        receiver.secret = failed_only.secret
+        worker_factory(env=WORKER_ENV, queues=["default", "emails"])
+        ok = wait_for_job(run_probe(organisation).pk)
+        failed = wait_for_job(run_probe(organisation, fail=True).pk)
+        assert failed.status == Job.Status.FAILED
+        wait_for(lambda: receiver.accepted, message="the failure event")
+        time.sleep(1)  # a wrongly sent success event would have arrived too
+
+    assert [call["event"] for call in receiver.accepted] == ["job.failed"]
+    payload = receiver.accepted[0]["payload"]["job"]
+    assert payload["id"] == str(failed.pk) and payload["error"]
+    assert not WebhookDelivery.objects.filter(job=ok).exists()
+
+
+@pytest.mark.integration
 def test_receiver_rejects_a_replayed_old_call(organisation, test_targets, monkeypatch):
     with WebhookReceiver() as receiver:
         endpoint = WebhookEndpoint.objects.create(
