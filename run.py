@@ -28,7 +28,7 @@ def say(message):
 
 
 def ensure_environment():
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036  (run by any python3)
         sys.exit("DreamSeed jobs needs Python 3.11 or newer.")
     if not PYTHON.exists():
         say(f"creating a virtual environment in {VENV}")
@@ -46,7 +46,9 @@ def ensure_environment():
 
 
 def manage(*args, env=None):
-    return subprocess.run([PYTHON, ROOT / "manage.py", *args], cwd=ROOT, env=env).returncode
+    return subprocess.run(
+        [PYTHON, ROOT / "manage.py", *args], cwd=ROOT, env=env
+    ).returncode
 
 
 def demo(args):
@@ -68,7 +70,9 @@ def port_open(port):
 
 def test(args):
     missing = [
-        name for name, port in (("PostgreSQL", 5432), ("Redis", 6379)) if not port_open(port)
+        name
+        for name, port in (("PostgreSQL", 5432), ("Redis", 6379))
+        if not port_open(port)
     ]
     if missing and not os.environ.get("DATABASE_URL"):
         sys.exit(

@@ -45,7 +45,14 @@ class AssessmentAdmin(admin.ModelAdmin):
 
 @admin.register(Response)
 class ResponseAdmin(admin.ModelAdmin):
-    list_display = ["student", "assessment", "position", "item", "correct", "answered_at"]
+    list_display = [
+        "student",
+        "assessment",
+        "position",
+        "item",
+        "correct",
+        "answered_at",
+    ]
     list_filter = ["correct", "organisation", "assessment"]
     search_fields = ["student__external_id", "item__code"]
     list_select_related = ["student", "assessment", "item"]

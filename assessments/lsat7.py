@@ -31,7 +31,9 @@ def load_lsat7_organisation():
     responses = load_lsat7()  # (n_persons, n_items) of 0/1
     n_persons, n_items = responses.shape
     items = Item.objects.bulk_create(
-        Item(organisation=organisation, code=f"ITEM{j + 1}", text=f"LSAT-7 item {j + 1}")
+        Item(
+            organisation=organisation, code=f"ITEM{j + 1}", text=f"LSAT-7 item {j + 1}"
+        )
         for j in range(n_items)
     )
     students = Student.objects.bulk_create(

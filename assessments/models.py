@@ -72,7 +72,8 @@ class Student(models.Model):
         ordering = ["external_id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["organisation", "external_id"], name="student_unique_external_id"
+                fields=["organisation", "external_id"],
+                name="student_unique_external_id",
             )
         ]
 

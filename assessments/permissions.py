@@ -8,9 +8,7 @@ class HasOrganisation(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        return bool(
-            user and user.is_authenticated and hasattr(user, "membership")
-        )
+        return bool(user and user.is_authenticated and hasattr(user, "membership"))
 
 
 def organisation_of(user):

@@ -44,9 +44,9 @@ class CalibrationRunAdmin(admin.ModelAdmin):
     list_select_related = ["organisation"]
     date_hierarchy = "created_at"
     actions = ["recalibrate"]
-    readonly_fields = [
-        f.name for f in CalibrationRun._meta.fields
-    ] + ["comparison_with_previous_run"]
+    readonly_fields = [f.name for f in CalibrationRun._meta.fields] + [
+        "comparison_with_previous_run"
+    ]
 
     def has_add_permission(self, request):
         return False

@@ -15,3 +15,9 @@ class CalibrationLocked(CalibrationError):
     """Another calibration of the same organisation is running."""
 
     code = "calibration_locked"
+
+
+class CalibrationNotConverged(CalibrationError):
+    """The estimates did not settle; they are kept but not put in force."""
+
+    code = "calibration_not_converged"

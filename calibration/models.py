@@ -17,7 +17,9 @@ class CalibrationRun(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organisation = models.ForeignKey(
-        "assessments.Organisation", on_delete=models.CASCADE, related_name="calibration_runs"
+        "assessments.Organisation",
+        on_delete=models.CASCADE,
+        related_name="calibration_runs",
     )
     job = models.OneToOneField(
         "jobs.Job",
@@ -58,7 +60,9 @@ class CalibrationRun(models.Model):
 class ItemParameter(models.Model):
     """2PL parameters of one item in one run (guessing fixed at 0)."""
 
-    run = models.ForeignKey(CalibrationRun, on_delete=models.CASCADE, related_name="items")
+    run = models.ForeignKey(
+        CalibrationRun, on_delete=models.CASCADE, related_name="items"
+    )
     item = models.ForeignKey(
         "assessments.Item", on_delete=models.CASCADE, related_name="parameters"
     )

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from jobs.fields import PriorityField
+from jobs.fields import FiniteFloatField, PriorityField
 
 from .models import CalibrationRun, ItemParameter
 
@@ -10,7 +10,7 @@ class CalibrationSubmitSerializer(serializers.Serializer):
         choices=CalibrationRun.Method.choices, required=False
     )
     max_iter = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
-    tol = serializers.FloatField(min_value=1e-12, max_value=1e-1, required=False)
+    tol = FiniteFloatField(min_value=1e-12, max_value=1e-1, required=False)
     priority = PriorityField()
 
 

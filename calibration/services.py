@@ -13,7 +13,11 @@ from assessments.models import Item, Organisation, Student
 from jobs.models import Job
 from jobs.services import create_job
 
-from .exceptions import CalibrationInputError, CalibrationLocked
+from .exceptions import (
+    CalibrationInputError,
+    CalibrationLocked,
+    CalibrationNotConverged,
+)
 from .models import AbilityEstimate, CalibrationRun, ItemParameter
 
 logger = logging.getLogger(__name__)
@@ -74,6 +78,21 @@ def submit_all_calibrations():
     return submitted
 
 
+def parameter_table(run):
+    """Return a run's item parameters as lines of a fixed-width table."""
+
+    def cell(value):
+        return "-" if value is None else f"{value:.3f}"
+
+    lines = [f"{'item':<10}{'a':>9}{'b':>9}{'se(a)':>9}{'se(b)':>9}  flag"]
+    for p in run.items.select_related("item").order_by("item__code"):
+        lines.append(
+            f"{p.item.code:<10}{p.discrimination:9.3f}{p.difficulty:9.3f}"
+            f"{cell(p.se_discrimination):>9}{cell(p.se_difficulty):>9}  {p.flag}"
+        )
+    return lines
+
+
 def current_run(organisation):
     """Return the organisation's latest successful run, or None."""
     return (
@@ -92,13 +111,17 @@ JOIN (
     SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS idx
     FROM assessments_student
     WHERE organisation_id = %(org)s
-      AND id IN (SELECT student_id FROM assessments_response WHERE organisation_id = %(org)s)
+      AND id IN (
+          SELECT student_id FROM assessments_response WHERE organisation_id = %(org)s
+      )
 ) si ON si.id = r.student_id
 JOIN (
     SELECT id, ROW_NUMBER() OVER (ORDER BY id) - 1 AS idx
     FROM assessments_item
     WHERE organisation_id = %(org)s
-      AND id IN (SELECT item_id FROM assessments_response WHERE organisation_id = %(org)s)
+      AND id IN (
+          SELECT item_id FROM assessments_response WHERE organisation_id = %(org)s
+      )
 ) ii ON ii.id = r.item_id
 WHERE r.organisation_id = %(org)s
 """
@@ -182,8 +205,8 @@ def _start_run(job, options):
         )
         if others is not None:
             raise CalibrationLocked(
-                f"Another calibration of this organisation is running (job {others.pk}); "
-                "submit again when it has finished."
+                "Another calibration of this organisation is running "
+                f"(job {others.pk}); submit again when it has finished."
             )
         run, _ = CalibrationRun.objects.update_or_create(
             job=job,
@@ -223,7 +246,9 @@ def run_calibration(job, progress=None):
         )
         read_seconds = time.monotonic() - started
         if len(correct) == 0:
-            raise CalibrationInputError("The organisation has no responses to calibrate.")
+            raise CalibrationInputError(
+                "The organisation has no responses to calibrate."
+            )
         logger.info(
             "calibration run %s read %s responses (%s persons, %s items) in %.2f s",
             run.pk,
@@ -261,10 +286,21 @@ def run_calibration(job, progress=None):
 
         progress(90, "storing")
         _store(run, result, student_ids, item_ids, len(correct), read_seconds)
+        if not result.converged:
+            # Parameters that did not settle are kept for inspection, never
+            # put in force: reports keep using the previous run.
+            raise CalibrationNotConverged(
+                f"The {options['method']} calibration did not converge in "
+                f"{result.n_iter} iterations; its estimates are kept for "
+                "inspection but not used. Raise max_iter, or use method 'mml' "
+                "for short or sparse tests."
+            )
     except BaseException as exc:
         CalibrationRun.objects.filter(pk=run.pk).update(
             status=CalibrationRun.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}",
+            error=str(exc)
+            if isinstance(exc, CalibrationNotConverged)
+            else f"{type(exc).__name__}: {exc}",
             finished_at=timezone.now(),
         )
         raise
@@ -324,7 +360,9 @@ def _store(run, result, student_ids, item_ids, n_responses, read_seconds):
             batch_size=WRITE_BATCH_ROWS,
         )
         CalibrationRun.objects.filter(pk=run.pk).update(
-            status=CalibrationRun.Status.SUCCEEDED,
+            status=CalibrationRun.Status.SUCCEEDED
+            if result.converged
+            else CalibrationRun.Status.FAILED,
             n_persons=len(student_ids),
             n_items=len(item_ids),
             n_responses=n_responses,

@@ -180,6 +180,9 @@ REST_FRAMEWORK = {
         "submissions": os.environ.get("DREAMSEED_SUBMIT_RATE", "600/minute"),
     },
     "EXCEPTION_HANDLER": "dreamseed.api.exception_handler",
+    # The API takes JSON only: anything else is 415, a body over
+    # DATA_UPLOAD_MAX_MEMORY_SIZE is 413.
+    "DEFAULT_PARSER_CLASSES": ["jobs.parsers.LimitedJSONParser"],
     "STRICT_JSON": True,
 }
 
@@ -189,13 +192,16 @@ SPECTACULAR_SETTINGS = {
     "exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its UI need a signed-in user, like every other endpoint.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Celery -------------------------------------------------------------------
 
 # Broker: Redis in production; kombu's filesystem transport on the embedded
 # default (no server to install, but no priorities either).
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 
 # Longest hard time limit of any task, in seconds. Calibration of a large bank
@@ -222,6 +228,9 @@ elif CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
         "control_folder": str(_broker_dir / "control"),
+        # Seconds between looks at the folder. With one message prefetched per
+        # process, kombu's default of 1 s capped the demo at about 2 jobs/s.
+        "polling_interval": 0.05,
         "store_processed": False,
     }
 else:
@@ -243,6 +252,8 @@ CELERY_WORKER_MAX_TASKS_PER_CHILD = 100
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_TASK_TRACK_STARTED = True
+# Hard limit (seconds) of any task that does not set its own.
+CELERY_TASK_TIME_LIMIT = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 

@@ -11,7 +11,10 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dreams
 # A Redis database of its own, flushed by the tests.
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/13")
 os.environ.setdefault("DREAMSEED_ALLOW_DEFAULT_SECRET", "1")
-os.environ.setdefault("DREAMSEED_VAR_DIR", tempfile.mkdtemp(prefix="dreamseed-test-"))
+if "DREAMSEED_VAR_DIR" not in os.environ:
+    # Made once by the test process; workers inherit it; removed at the end.
+    os.environ["DREAMSEED_VAR_DIR"] = tempfile.mkdtemp(prefix="dreamseed-test-")
+    os.environ["DREAMSEED_TEST_VAR_DIR_OWNER"] = str(os.getpid())
 # Short cycles so lifecycle tests finish in seconds.
 os.environ.setdefault("JOBS_HEARTBEAT_SECONDS", "1")
 os.environ.setdefault("JOBS_RETRY_BACKOFF_SECONDS", "1")

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from calibration import views as calibration_views
+from dreamseed import api as api_views
 from exports import views as export_views
 from jobs import views as job_views
 from monitoring import views as monitoring_views
@@ -62,6 +63,7 @@ urlpatterns = [
         calibration_views.CalibrationRunDetailView.as_view(),
         name="calibration-run-detail",
     ),
+    path(f"{api}students/", api_views.StudentListView.as_view(), name="student-list"),
     path(
         f"{api}exports/",
         export_views.ExportSubmitView.as_view(),

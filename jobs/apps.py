@@ -12,7 +12,7 @@ class JobsConfig(AppConfig):
         post_migrate.connect(_create_schedules, sender=self)
 
 
-def _create_schedules(**kwargs):
+def _create_schedules(verbosity=1, **kwargs):
     from .schedules import ensure_schedules
 
-    ensure_schedules()
+    ensure_schedules(verbosity=verbosity)

@@ -16,9 +16,7 @@ class PriorityField(serializers.IntegerField):
         kwargs.setdefault("min_value", MIN_PRIORITY)
         kwargs.setdefault("max_value", MAX_PRIORITY)
         kwargs.setdefault("default", DEFAULT_PRIORITY)
-        kwargs.setdefault(
-            "help_text", "0-9, higher is more urgent; 5 when left out."
-        )
+        kwargs.setdefault("help_text", "0-9, higher is more urgent; 5 when left out.")
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
@@ -47,3 +45,68 @@ class OrganisationObjectField(serializers.PrimaryKeyRelatedField):
         if not isinstance(data, str):
             self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(data)
+
+
+class OrganisationObjectListField(serializers.ListField):
+    """A list of UUIDs naming objects of the caller's organisation.
+
+    The length is checked before anything else, and the objects are read in
+    one query: a list at the limit costs one round trip, not one per id.
+    """
+
+    default_error_messages = {
+        "not_a_list": 'A list of UUIDs is required, not "{input_type}".',
+        "too_long": "At most {max_length} ids are allowed, not {length}.",
+        "empty": "This list may not be empty.",
+        "does_not_exist": "No such object in your organisation: {pk_value}.",
+        "repeated": "Ids repeat: {pk_value}.",
+    }
+
+    def __init__(self, model, *, max_length_setting, **kwargs):
+        self.model = model
+        self.max_length_setting = max_length_setting
+        kwargs["child"] = serializers.UUIDField()
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        from django.conf import settings
+
+        if isinstance(data, str | dict) or not hasattr(data, "__iter__"):
+            self.fail("not_a_list", input_type=type(data).__name__)
+        data = list(data)
+        if not data and not self.allow_empty:
+            self.fail("empty")
+        limit = getattr(settings, self.max_length_setting)
+        if len(data) > limit:
+            self.fail("too_long", max_length=limit, length=len(data))
+        ids = self.run_child_validation(data)
+        seen = set()
+        repeated = [pk for pk in ids if pk in seen or seen.add(pk)]
+        if repeated:
+            self.fail("repeated", pk_value=repeated[0])
+        objects = {
+            obj.pk: obj
+            for obj in self.model.objects.filter(
+                organisation=self.context["organisation"], pk__in=ids
+            )
+        }
+        missing = [pk for pk in ids if pk not in objects]
+        if missing:
+            self.fail("does_not_exist", pk_value=missing[0])
+        return [objects[pk] for pk in ids]
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A float that is neither NaN nor infinite (form data could carry both)."""
+
+    default_error_messages = {"not_finite": "A finite number is required."}
+
+    def to_internal_value(self, data):
+        import math
+
+        if isinstance(data, bool):
+            self.fail("invalid")
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("not_finite")
+        return value

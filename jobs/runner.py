@@ -19,8 +19,13 @@ from datetime import timedelta
 from celery import shared_task
 from celery.exceptions import Retry, SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection
-from django.db import transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from dreamseed.exceptions import JobCancelled, PermanentJobError, TransientJobError
@@ -88,16 +93,16 @@ def claim(job_id):
     cancelled, unknown, or out of attempts), or raises :class:`Busy`.
     """
     now = timezone.now()
+    ended = None
     with transaction.atomic():
         job = Job.objects.select_for_update().filter(pk=job_id).first()
         if job is None:
             logger.warning("job %s does not exist; message dropped", job_id)
             return None
         if job.is_terminal:
-            logger.info("job %s already %s; duplicate delivery ignored", job.id, job.status)
-            return None
-        if job.cancel_requested:
-            _finish(job, Job.Status.CANCELLED, error="Cancelled.", code="cancelled")
+            logger.info(
+                "job %s already %s; duplicate delivery ignored", job.id, job.status
+            )
             return None
         if job.status == Job.Status.RUNNING:
             lease_valid = job.lease_expires_at and job.lease_expires_at > now
@@ -107,7 +112,12 @@ def claim(job_id):
             logger.warning(
                 "job %s: worker %s lost it; taking over", job.id, job.claimed_by
             )
-        if job.attempts >= job.max_attempts:
+        # Checked after the lease: a live worker running the job notices the
+        # cancellation itself and records it.
+        if job.cancel_requested:
+            _finish(job, Job.Status.CANCELLED, error="Cancelled.", code="cancelled")
+            ended = job
+        if ended is None and job.attempts >= job.max_attempts:
             _finish(
                 job,
                 Job.Status.FAILED,
@@ -118,51 +128,105 @@ def claim(job_id):
                 code="worker_lost",
                 dead_letter=True,
             )
-            return None
-        job.status = Job.Status.RUNNING
-        job.attempts += 1
-        job.claimed_by = claimant_name()
-        job.started_at = now
-        job.heartbeat_at = now
-        job.lease_expires_at = now + timedelta(seconds=lease_seconds())
-        job.error = ""
-        job.error_code = ""
-        job.save()
+            ended = job
+        if ended is None:
+            _start(job, now)
+    if ended is not None:
+        # After the commit: the batch and the signal's receivers must see
+        # the outcome.
+        _after_finish(ended)
+        return None
     logger.info("job %s started (attempt %s)", job.id, job.attempts)
     return job
 
 
-def _finish(job, status, *, result=None, error="", code="", dead_letter=False):
-    job.status = status
-    job.finished_at = timezone.now()
-    job.lease_expires_at = None
-    job.error = error
-    job.error_code = code
-    job.dead_letter = dead_letter
-    if result is not None:
-        job.result = result
-    if status == Job.Status.SUCCEEDED:
-        job.progress_percent = 100
-        job.progress_step = "done"
+def _start(job, now):
+    job.status = Job.Status.RUNNING
+    job.attempts += 1
+    job.claimed_by = claimant_name()
+    job.started_at = now
+    job.heartbeat_at = now
+    job.lease_expires_at = now + timedelta(seconds=lease_seconds())
+    job.error = ""
+    job.error_code = ""
     job.save()
 
 
-def finish(job_id, status, **kwargs):
-    """Record a job's outcome and update its batch, in one place."""
-    with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
-        _finish(job, status, **kwargs)
+def _outcome_fields(status, *, result=None, error="", code="", dead_letter=False):
+    fields = {
+        "status": status,
+        "finished_at": timezone.now(),
+        "lease_expires_at": None,
+        "error": error,
+        "error_code": code,
+        "dead_letter": dead_letter,
+    }
+    if result is not None:
+        fields["result"] = result
+    if status == Job.Status.SUCCEEDED:
+        fields["progress_percent"] = 100
+        fields["progress_step"] = "done"
+    return fields
+
+
+def _finish(job, status, **kwargs):
+    fields = _outcome_fields(status, **kwargs)
+    for name, value in fields.items():
+        setattr(job, name, value)
+    job.save(update_fields=list(fields))
+
+
+def finish(job_id, status, *, claimant=None, **kwargs):
+    """Record a job's outcome and update its batch, in one place.
+
+    ``job_id`` may be the job itself, which saves reading it again.
+
+    With ``claimant``, the outcome is written only if that worker still holds
+    the job: a worker that lost its lease (and whose job another worker took
+    over or the sweeper failed) must not overwrite the newer outcome. Returns
+    the job, or ``None`` when nothing was written.
+    """
+    if claimant is not None:
+        # One conditional UPDATE: the common path of every job, so no lock
+        # and no read before it.
+        job = job_id if isinstance(job_id, Job) else Job.objects.get(pk=job_id)
+        fields = _outcome_fields(status, **kwargs)
+        written = Job.objects.filter(
+            pk=job.pk, status=Job.Status.RUNNING, claimed_by=claimant
+        ).update(**fields)
+        if not written:
+            logger.warning(
+                "job %s is no longer held by %s; outcome %s dropped",
+                job.pk,
+                claimant,
+                status,
+            )
+            return None
+        for name, value in fields.items():
+            setattr(job, name, value)
+    else:
+        with transaction.atomic():
+            job = Job.objects.select_for_update().get(pk=job_id)
+            if job.is_terminal:
+                logger.info(
+                    "job %s already %s; outcome %s dropped", job.id, job.status, status
+                )
+                return None
+            _finish(job, status, **kwargs)
+    _after_finish(job)
+    return job
+
+
+def _after_finish(job):
+    """Update the batch and tell the receivers, once the outcome is committed."""
+    from .signals import job_finished, job_succeeded
+
     if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
         update_batch(job.parent_id)
-    logger.info("job %s %s", job.id, status)
-    if status == Job.Status.SUCCEEDED:
-        from .signals import job_succeeded
-
+    logger.info("job %s %s", job.id, job.status)
+    if job.status == Job.Status.SUCCEEDED:
         job_succeeded.send(sender=Job, job=job)
-    from .signals import job_finished
-
     job_finished.send(sender=Job, job=job)
-    return job
 
 
 class JobContext:
@@ -237,10 +301,14 @@ class Heartbeat(threading.Thread):
                         heartbeat_at=now,
                         lease_expires_at=now + timedelta(seconds=lease_seconds()),
                     )
-                    if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+                    if Job.objects.filter(
+                        pk=self.job_id, cancel_requested=True
+                    ).exists():
                         self.cancel_event.set()
                 except DatabaseError:
-                    logger.warning("job %s heartbeat failed", self.job_id, exc_info=True)
+                    logger.warning(
+                        "job %s heartbeat failed", self.job_id, exc_info=True
+                    )
         finally:
             connection.close()
 
@@ -267,12 +335,19 @@ def run_job(task, job_id, handler):
     except Retry:
         raise
     except JobCancelled:
-        finish(job.pk, Job.Status.CANCELLED, error="Cancelled while running.", code="cancelled")
+        finish(
+            job,
+            Job.Status.CANCELLED,
+            claimant=job.claimed_by,
+            error="Cancelled while running.",
+            code="cancelled",
+        )
         return {"job": str(job.pk), "status": "cancelled"}
     except SoftTimeLimitExceeded:
         finish(
-            job.pk,
+            job,
             Job.Status.FAILED,
+            claimant=job.claimed_by,
             error=(
                 f"Stopped: the time limit of {task.soft_time_limit or '?'} s "
                 "was exceeded."
@@ -282,15 +357,22 @@ def run_job(task, job_id, handler):
         return {"job": str(job.pk), "status": "failed"}
     except PermanentJobError as exc:
         logger.error("job %s failed: %s", job.pk, exc)
-        finish(job.pk, Job.Status.FAILED, error=str(exc), code=exc.code)
+        finish(
+            job,
+            Job.Status.FAILED,
+            claimant=job.claimed_by,
+            error=str(exc),
+            code=exc.code,
+        )
         return {"job": str(job.pk), "status": "failed"}
     except TRANSIENT_ERRORS as exc:
         return _retry_or_fail(task, job, exc)
     except Exception as exc:
         logger.exception("job %s failed with an unexpected error", job.pk)
         finish(
-            job.pk,
+            job,
             Job.Status.FAILED,
+            claimant=job.claimed_by,
             error=f"Internal error: {type(exc).__name__}: {exc}",
             code="internal_error",
         )
@@ -298,17 +380,20 @@ def run_job(task, job_id, handler):
     finally:
         heartbeat.stop()
 
-    finish(job.pk, Job.Status.SUCCEEDED, result=result)
+    finish(job, Job.Status.SUCCEEDED, claimant=job.claimed_by, result=result)
     return {"job": str(job.pk), "status": "succeeded"}
 
 
 def _retry_or_fail(task, job, exc):
     reason = f"{type(exc).__name__}: {exc}"
     if job.attempts >= job.max_attempts:
-        logger.error("job %s failed after %s attempts: %s", job.pk, job.attempts, reason)
+        logger.error(
+            "job %s failed after %s attempts: %s", job.pk, job.attempts, reason
+        )
         finish(
-            job.pk,
+            job,
             Job.Status.FAILED,
+            claimant=job.claimed_by,
             error=f"Gave up after {job.attempts} attempts. Last error: {reason}",
             code=getattr(exc, "code", "transient_error"),
             dead_letter=True,
@@ -324,7 +409,9 @@ def _retry_or_fail(task, job, exc):
     )
     # The database itself may be what failed: if this write fails too, the
     # job stays running until its lease expires and the sweeper takes over.
-    Job.objects.filter(pk=job.pk).update(
+    Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, claimed_by=job.claimed_by
+    ).update(
         status=Job.Status.QUEUED,
         error=f"Attempt {job.attempts} failed, retrying: {reason}",
         error_code="retrying",
@@ -342,6 +429,10 @@ def job_task(*, kind, name, soft_time_limit=None, time_limit=None):
             bind=True,
             name=name,
             max_retries=None,
+            # The Job row is the record of the outcome: storing Celery's result
+            # too cost two extra writes per job (STARTED and SUCCESS).
+            ignore_result=True,
+            track_started=False,
             acks_late=True,
             reject_on_worker_lost=True,
             soft_time_limit=soft_time_limit,

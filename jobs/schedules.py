@@ -25,7 +25,7 @@ DEFAULT_SCHEDULES = {
 }
 
 
-def ensure_schedules(stdout=None):
+def ensure_schedules(verbosity=1):
     """Create any missing schedule row; rows staff edited are left alone."""
     from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
@@ -38,5 +38,6 @@ def ensure_schedules(stdout=None):
         )
         PeriodicTask.objects.create(name=name, task=task, crontab=crontab)
         created += 1
-        logger.info("created schedule %r", name)
+        if verbosity >= 1:
+            logger.info("created schedule %r", name)
     return created

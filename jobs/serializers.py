@@ -1,3 +1,5 @@
+from django.urls import NoReverseMatch
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
@@ -29,9 +31,25 @@ class JobSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    @extend_schema_field(
+        inline_serializer(
+            "JobProgress",
+            {
+                "percent": serializers.IntegerField(min_value=0, max_value=100),
+                "step": serializers.CharField(),
+            },
+        )
+    )
     def get_progress(self, job):
         return {"percent": job.progress_percent, "step": job.progress_step}
 
+    @extend_schema_field(
+        serializers.DictField(
+            child=serializers.URLField(),
+            help_text="self, and once finished: pdf, report, calibration_run, "
+            "download.",
+        )
+    )
     def get_links(self, job):
         request = self.context.get("request")
         links = {"self": reverse("job-detail", args=[job.pk], request=request)}
@@ -51,7 +69,12 @@ class JobSerializer(serializers.ModelSerializer):
                     request=request,
                 )
             if result.get("export"):
-                links["download"] = reverse(
-                    "export-download", args=[result["export"]], request=request
-                )
+                try:
+                    links["download"] = reverse(
+                        "export-download", args=[result["export"]], request=request
+                    )
+                except NoReverseMatch:
+                    # TODO: exports have no download endpoint yet; the link is
+                    # left out rather than failing the whole answer.
+                    pass
         return links

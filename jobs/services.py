@@ -40,6 +40,10 @@ def create_job(
     """Record a job and publish it once the surrounding transaction commits."""
     if kind not in Job.Kind.values:
         raise ValueError(f"unknown job kind {kind!r}")
+    # The row records the publication up front, so the common path costs one
+    # INSERT and no UPDATE; should the publication fail after the commit, the
+    # sweeper finds the job by its age all the same.
+    task_id = str(uuid.uuid4()) if publish else ""
     job = Job.objects.create(
         organisation=organisation,
         kind=kind,
@@ -50,22 +54,20 @@ def create_job(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         max_attempts=settings.JOBS_MAX_ATTEMPTS,
+        celery_task_id=task_id,
+        published_at=timezone.now() if publish else None,
+        publish_count=1 if publish else 0,
     )
     logger.info("job %s queued (kind=%s priority=%s)", job.id, kind, job.priority)
     if publish:
-        transaction.on_commit(lambda: publish_job(job.id))
+        transaction.on_commit(lambda: send_job(job, task_id))
     return job
 
 
-def publish_job(job_id, countdown=None):
-    """Send a queued job's message to the broker; failures are left to the sweeper."""
-    job = Job.objects.filter(pk=job_id).only("id", "kind", "priority", "status").first()
-    if job is None or job.is_terminal:
-        return False
-    task = TASKS_BY_KIND[job.kind]
-    task_id = str(uuid.uuid4())
+def send_job(job, task_id, countdown=None):
+    """Send the job's message; return whether the broker took it."""
     try:
-        task.apply_async(
+        TASKS_BY_KIND[job.kind].apply_async(
             args=[str(job.id)],
             task_id=task_id,
             priority=broker_priority(job.priority),
@@ -73,7 +75,20 @@ def publish_job(job_id, countdown=None):
         )
     except Exception:
         # The job row stays queued; the sweeper publishes it again later.
-        logger.warning("job %s could not be published; will retry", job_id, exc_info=True)
+        logger.warning(
+            "job %s could not be published; will retry", job.id, exc_info=True
+        )
+        return False
+    return True
+
+
+def publish_job(job_id, countdown=None):
+    """Send a queued job's message to the broker; failures are left to the sweeper."""
+    job = Job.objects.filter(pk=job_id).only("id", "kind", "priority", "status").first()
+    if job is None or job.is_terminal:
+        return False
+    task_id = str(uuid.uuid4())
+    if not send_job(job, task_id, countdown=countdown):
         return False
     Job.objects.filter(pk=job.id).update(
         celery_task_id=task_id,
@@ -187,35 +202,71 @@ def update_batch(batch_id):
     return batch
 
 
+# The sweeper's interval stops doubling after this many publications: a job
+# published 7 times waits 64 x JOBS_REQUEUE_AFTER_SECONDS between tries.
+SWEEP_MAX_DOUBLINGS = 6
+
+# Jobs published per sweep and per kind of trouble; the rest wait for the next
+# sweep, so one sweep never holds the beat process for long.
+SWEEP_BATCH_SIZE = 1000
+
+
+def sweep_due(now, requeue_after):
+    """Return a filter: published long enough ago, given how often already.
+
+    The wait doubles with every publication (``publish_count``), so a long
+    backlog that is merely slow is not flooded with duplicate messages. The
+    test lives in SQL so that jobs still waiting never hide due ones behind
+    the batch limit.
+    """
+    due = Q(published_at__isnull=True, created_at__lt=now - requeue_after)
+    for count in range(SWEEP_MAX_DOUBLINGS + 1):
+        wait = requeue_after * 2**count
+        if count < SWEEP_MAX_DOUBLINGS:
+            due |= Q(publish_count__lte=count + 1, published_at__lt=now - wait)
+        else:
+            due |= Q(publish_count__gt=count, published_at__lt=now - wait)
+    return due
+
+
 def sweep(now=None):
     """Publish again the jobs whose messages were lost or whose worker died.
 
-    Returns the number of jobs published. Queued jobs are retried with a
-    doubling interval (a long backlog is not lost, only slow, and each extra
-    delivery of a finished job is a no-op); running jobs whose lease expired
-    are handed to whichever worker takes the new message.
+    Returns the number of jobs published. A queued job whose message went
+    missing (Redis flushed or restarted) and a running job whose lease
+    expired (its worker died) are published again; each extra delivery of a
+    job that has meanwhile finished or is held by a live worker is a no-op,
+    and the interval between publications doubles.
     """
     now = now or timezone.now()
     requeue_after = timedelta(seconds=settings.JOBS_REQUEUE_AFTER_SECONDS)
+    due = sweep_due(now, requeue_after)
+    leaf = ~Q(kind=Job.Kind.REPORT_BATCH)
     published = 0
 
-    leaf = Q(~Q(kind=Job.Kind.REPORT_BATCH))
-    queued = Job.objects.filter(leaf, status=Job.Status.QUEUED).filter(
-        Q(published_at__isnull=True, created_at__lt=now - timedelta(seconds=30))
-        | Q(published_at__lt=now - requeue_after)
+    queued = (
+        Job.objects.filter(leaf, due, status=Job.Status.QUEUED)
+        .order_by("created_at")
+        .values_list("id", flat=True)
     )
-    for job in queued.only("id", "published_at", "publish_count")[:1000]:
-        if job.published_at is not None:
-            backoff = requeue_after * (2 ** min(job.publish_count - 1, 6))
-            if job.published_at > now - backoff:
-                continue
-        logger.warning("job %s still queued; publishing again", job.id)
-        published += publish_job(job.id)
+    for job_id in queued[:SWEEP_BATCH_SIZE]:
+        logger.warning("job %s still queued; publishing again", job_id)
+        published += publish_job(job_id)
 
-    stale = Job.objects.filter(
-        leaf, status=Job.Status.RUNNING, lease_expires_at__lt=now
-    ).only("id")[:1000]
-    for job in stale:
-        logger.warning("job %s lost its worker; publishing again", job.id)
-        published += publish_job(job.id)
+    # A lease outlives the heartbeat several times over, so an expired one
+    # means the worker is gone: publish at once if nothing was published since
+    # the lease ran out, and after that with the same doubling wait.
+    stale = (
+        Job.objects.filter(leaf, status=Job.Status.RUNNING, lease_expires_at__lt=now)
+        .filter(
+            Q(published_at__isnull=True)
+            | Q(published_at__lt=F("lease_expires_at"))
+            | due
+        )
+        .order_by("lease_expires_at")
+        .values_list("id", flat=True)
+    )
+    for job_id in stale[:SWEEP_BATCH_SIZE]:
+        logger.warning("job %s lost its worker; publishing again", job_id)
+        published += publish_job(job_id)
     return published

@@ -10,7 +10,7 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from django_celery_results.models import TaskResult
 
-from dreamseed.exceptions import PermanentJobError
+from dreamseed.exceptions import PermanentJobError, TransientJobError
 
 from . import services
 from .models import Job
@@ -75,18 +75,62 @@ def cleanup():
     return counts
 
 
-@job_task(kind=Job.Kind.PROBE, name="dreamseed.jobs.probe", time_limit=120)
-def probe(job, ctx):
-    """Do nothing (or sleep briefly): measures and checks the job path."""
-    seconds = job.params.get("seconds", 0)
-    if not isinstance(seconds, int | float) or not 0 <= seconds <= PROBE_MAX_SECONDS:
+def probe_options(params):
+    """Validate a probe's parameters; return ``(seconds, fail, times)``."""
+    unknown = set(params) - {"seconds", "fail", "times"}
+    if unknown:
+        raise PermanentJobError(f"unknown probe parameters: {sorted(unknown)!r}")
+    seconds = params.get("seconds", 0)
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 <= seconds <= PROBE_MAX_SECONDS
+    ):
         raise PermanentJobError(
             f"probe seconds must be between 0 and {PROBE_MAX_SECONDS}, not {seconds!r}"
         )
-    if job.params.get("fail") == "permanent":
+    fail = params.get("fail")
+    if fail not in (None, "permanent", "transient"):
+        raise PermanentJobError(
+            f"probe fail must be 'permanent' or 'transient', not {fail!r}"
+        )
+    times = params.get("times", PROBE_MAX_ATTEMPTS)
+    if isinstance(times, bool) or not isinstance(times, int) or not 0 <= times <= 100:
+        raise PermanentJobError(
+            f"probe times must be a whole number from 0 to 100, not {times!r}"
+        )
+    return seconds, fail, times
+
+
+# More attempts than any job is given: "transient" without "times" never
+# succeeds, which is how the dead letter is reached.
+PROBE_MAX_ATTEMPTS = 100
+
+
+@job_task(kind=Job.Kind.PROBE, name="dreamseed.jobs.probe", time_limit=120)
+def probe(job, ctx):
+    """Do nothing, sleep, or fail on purpose: measures and checks the job path.
+
+    ``{"fail": "transient", "times": n}`` fails the first ``n`` attempts with
+    a transient error (attempts are counted on the job row) and then
+    succeeds; ``{"fail": "permanent"}`` fails at once.
+    """
+    seconds, fail, times = probe_options(job.params)
+    if fail == "permanent":
         raise PermanentJobError("probe asked to fail")
+    if fail == "transient" and job.attempts <= times:
+        raise TransientJobError(f"probe asked to fail attempt {job.attempts}")
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         ctx.check_cancelled()
         time.sleep(min(0.1, max(deadline - time.monotonic(), 0)))
-    return {"slept": seconds}
+    return {"slept": seconds, "attempt": job.attempts}
+
+
+@shared_task(name="dreamseed.jobs.diagnostic_noop")
+def diagnostic_noop(value=None):
+    """Do nothing, with stock result storage: the benchmark's point of comparison.
+
+    Not part of the job system: no Job row, default result backend.
+    """
+    return value

@@ -5,7 +5,7 @@ import json
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -22,7 +22,16 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class SubmissionThrottle(UserRateThrottle):
+    """Submissions per user, at the rate of the "submissions" scope."""
+
     scope = "submissions"
+
+    def get_rate(self):
+        # Read the rate when asked, not when the class was defined, so a
+        # changed setting takes effect.
+        from rest_framework.settings import api_settings
+
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
 
 class OrganisationJobsMixin:
@@ -104,13 +113,30 @@ class JobSubmissionView(APIView):
     serializer_class = None
 
     def get_serializer_context(self):
-        return {"request": self.request, "organisation": organisation_of(self.request.user)}
+        return {
+            "request": self.request,
+            "organisation": organisation_of(self.request.user),
+        }
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                location=OpenApiParameter.HEADER,
+                required=False,
+                description="Repeat a submission safely: the same key and body "
+                "return the first job (200); the same key with another body is "
+                "refused (422).",
+            )
+        ],
+        responses={
+            202: JobSerializer,
+            200: JobSerializer,
+            400: OpenApiResponse(description="Invalid request."),
+            422: OpenApiResponse(description="Idempotency-Key reused."),
+        },
+    )
     def post(self, request):
-        serializer = self.serializer_class(
-            data=request.data, context=self.get_serializer_context()
-        )
-        serializer.is_valid(raise_exception=True)
         organisation = organisation_of(request.user)
         key = request.headers.get(IDEMPOTENCY_HEADER)
         body_hash = ""
@@ -120,13 +146,21 @@ class JobSubmissionView(APIView):
                     {IDEMPOTENCY_HEADER: ["Must be 1 to 128 characters long."]}
                 )
             canonical = json.dumps(
-                {"path": request.path, "body": request.data}, sort_keys=True, default=str
+                {"path": request.path, "body": request.data},
+                sort_keys=True,
+                default=str,
             )
             body_hash = hashlib.sha256(canonical.encode()).hexdigest()
+            # A repeat answers as the first request did, even if what it
+            # names has changed since.
             existing = self._existing(organisation, request.user, key, body_hash)
             if existing is not None:
                 return existing
 
+        serializer = self.serializer_class(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
         try:
             with transaction.atomic():
                 job = self.perform_submit(

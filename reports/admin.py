@@ -3,7 +3,6 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html
 
-
 from . import services
 from .models import Report
 
@@ -42,7 +41,9 @@ class ReportAdmin(admin.ModelAdmin):
     @admin.action(description="Render these reports again")
     def render_again(self, request, queryset):
         with transaction.atomic():
-            for report in queryset.select_related("organisation", "student", "assessment"):
+            for report in queryset.select_related(
+                "organisation", "student", "assessment"
+            ):
                 services.submit_report(
                     organisation=report.organisation,
                     student=report.student,

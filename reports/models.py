@@ -36,13 +36,20 @@ class Report(models.Model):
         "assessments.Assessment", on_delete=models.CASCADE, related_name="reports"
     )
     report_type = models.CharField(
-        "type", max_length=32, choices=ReportType.choices, default=ReportType.COMPREHENSIVE
+        "type",
+        max_length=32,
+        choices=ReportType.choices,
+        default=ReportType.COMPREHENSIVE,
     )
     status = models.CharField(
         "status", max_length=16, choices=Status.choices, default=Status.QUEUED
     )
     job = models.ForeignKey(
-        "jobs.Job", on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+        "jobs.Job",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reports",
     )
     pdf = models.FileField("PDF", upload_to=report_upload_to, blank=True)
     pdf_size = models.PositiveIntegerField("PDF size (bytes)", null=True, blank=True)

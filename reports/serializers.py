@@ -2,7 +2,11 @@ from django.conf import settings
 from rest_framework import serializers
 
 from assessments.models import Assessment, Student
-from jobs.fields import OrganisationObjectField, PriorityField
+from jobs.fields import (
+    OrganisationObjectField,
+    OrganisationObjectListField,
+    PriorityField,
+)
 
 from .models import Report, ReportType
 
@@ -23,8 +27,9 @@ class ReportSubmitSerializer(serializers.Serializer):
 
 class ReportBatchSubmitSerializer(serializers.Serializer):
     assessment = OrganisationObjectField(Assessment)
-    students = serializers.ListField(
-        child=OrganisationObjectField(Student),
+    students = OrganisationObjectListField(
+        Student,
+        max_length_setting="JOBS_BATCH_MAX_SIZE",
         required=False,
         allow_empty=False,
         help_text="Students to report on; every student who took the assessment "
@@ -39,18 +44,22 @@ class ReportBatchSubmitSerializer(serializers.Serializer):
         students = data.get("students")
         if students is None:
             students = list(
-                Student.objects.filter(responses__assessment=data["assessment"]).distinct()
+                Student.objects.filter(
+                    responses__assessment=data["assessment"]
+                ).distinct()
             )
             if not students:
                 raise serializers.ValidationError(
                     {"assessment": ["No student has taken this assessment."]}
                 )
-        if len({s.pk for s in students}) != len(students):
-            raise serializers.ValidationError({"students": ["Students repeat."]})
         limit = settings.JOBS_BATCH_MAX_SIZE
         if len(students) > limit:
             raise serializers.ValidationError(
-                {"students": [f"At most {limit} students per batch, not {len(students)}."]}
+                {
+                    "students": [
+                        f"At most {limit} students per batch, not {len(students)}."
+                    ]
+                }
             )
         data["students"] = students
         return data

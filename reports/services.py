@@ -16,7 +16,12 @@ from calibration.services import current_run
 from jobs.models import Job
 from jobs.services import create_job
 
-from .exceptions import ReportError, ReportStorageError, ReportTemplateError, ReportTimeout
+from .exceptions import (
+    ReportError,
+    ReportStorageError,
+    ReportTemplateError,
+    ReportTimeout,
+)
 from .models import Report, ReportType
 
 logger = logging.getLogger(__name__)
@@ -189,7 +194,9 @@ def build_report_data(report):
                 "discrimination": params[r.item_id].discrimination
                 if r.item_id in params
                 else None,
-                "difficulty": params[r.item_id].difficulty if r.item_id in params else None,
+                "difficulty": params[r.item_id].difficulty
+                if r.item_id in params
+                else None,
                 "correct": r.correct,
                 "answered_at": r.answered_at.isoformat(),
             }
@@ -261,7 +268,10 @@ def render(report, progress=None):
             timeout_seconds=settings.REPORTS_RENDER_TIMEOUT_SECONDS,
         )
     except rendering.RenderTimeout as exc:
-        raise ReportTimeout(str(exc)) from exc
+        raise ReportTimeout(
+            "Rendering took longer than its limit of "
+            f"{settings.REPORTS_RENDER_TIMEOUT_SECONDS} s and was stopped."
+        ) from exc
     except rendering.RenderError as exc:
         raise ReportTemplateError(str(exc)) from exc
 
@@ -287,7 +297,9 @@ def render(report, progress=None):
         render_seconds=result.seconds,
         finished_at=timezone.now(),
     )
-    logger.info("report %s rendered by %s in %.2f s", report.pk, result.engine, result.seconds)
+    logger.info(
+        "report %s rendered by %s in %.2f s", report.pk, result.engine, result.seconds
+    )
     return _summary(report.pk)
 
 

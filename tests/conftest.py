@@ -194,3 +194,11 @@ def wait_for_job(job_id, timeout=120, statuses=None):
         return job if job.status in statuses else None
 
     return wait_for(done, timeout=timeout, message=f"job {job_id} to reach {statuses}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the temporary var folder this test process made."""
+    import shutil
+
+    if os.environ.get("DREAMSEED_TEST_VAR_DIR_OWNER") == str(os.getpid()):
+        shutil.rmtree(os.environ["DREAMSEED_VAR_DIR"], ignore_errors=True)

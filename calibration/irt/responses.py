@@ -207,10 +207,13 @@ class ResponseMatrix:
                 f"responses must be 0, 1 or nan (missing); got "
                 f"{array[person, item]!r} at {_describe_cell(person, item)}"
             )
-        y = np.array(array, dtype=np.float64)
         if answered is None or answered.all():
+            # Complete float64 data is used in place: on a 100,000 x 200 bank
+            # a copy costs 160 MB. The caller must not modify it during a fit.
+            y = np.asarray(array, dtype=np.float64)
             self._mask = None
         else:
+            y = np.array(array, dtype=np.float64)
             y[~answered] = 0.0
             self._mask = answered.astype(np.float64)
         self._y = y
@@ -330,6 +333,26 @@ class ResponseMatrix:
         if self._mask is not None:
             out[self._mask == 0] = np.nan
         return out
+
+    def row_blocks(self, block_rows=10_000):
+        """Yield ``(rows, view)`` pairs covering the persons in order.
+
+        Dense storage is cut into views of ``block_rows`` persons (no copy),
+        so per-cell temporaries stay at ``block_rows * n_items`` floats; sparse
+        storage is yielded whole, its cell arrays being already compact.
+        """
+        if self.is_sparse or self.n_persons <= block_rows:
+            yield slice(0, self.n_persons), self
+            return
+        for start in range(0, self.n_persons, block_rows):
+            rows = slice(start, min(start + block_rows, self.n_persons))
+            view = object.__new__(type(self))
+            view.n_persons = rows.stop - rows.start
+            view.n_items = self.n_items
+            view.is_sparse = False
+            view._y = self._y[rows]
+            view._mask = None if self._mask is None else self._mask[rows]
+            yield rows, view
 
     # -- per-cell operations (joint likelihood, diagnostics) ----------------
     #

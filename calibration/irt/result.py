@@ -148,33 +148,40 @@ def item_diagnostics(data, theta, a, c, *, at_bound):
         items (so it works with missing data); nan becomes 0 when an item has
         no variance.
     """
-    y = data.cell_y()
     n_resp = data.item_counts()
     n_right = data.item_scores()
     p_value = n_right / n_resp
-
-    # Rest score as a proportion, so persons with different numbers of
-    # answered items are comparable.
     person_n = data.person_counts()
     person_s = data.person_scores()
-    denom = np.maximum(person_n - 1.0, 1.0)
-    rest = (data.cell_person(person_s) - y) / data.cell_person(denom)
-    s_r = data.sum_over_persons(rest)
-    s_rr = data.sum_over_persons(rest * rest)
-    s_yr = data.sum_over_persons(y * rest)
+
+    # Sums over persons, accumulated over row blocks so that dense data
+    # never needs more than one block of per-cell temporaries.
+    sums = np.zeros((6, data.n_items))
+    for rows, block in data.row_blocks():
+        y = block.cell_y()
+        # Rest score as a proportion, so persons with different numbers of
+        # answered items are comparable.
+        denom = np.maximum(person_n[rows] - 1.0, 1.0)
+        rest = (block.cell_person(person_s[rows]) - y) / block.cell_person(denom)
+        sums[0] += block.sum_over_persons(rest)
+        sums[1] += block.sum_over_persons(rest * rest)
+        sums[2] += block.sum_over_persons(y * rest)
+        # Rasch-style mean squares of standardised residuals.
+        _, p = joint_cells(block, theta[rows], a, c)
+        var = np.maximum(p * (1.0 - p), 1e-12)
+        sq = (y - p) ** 2
+        sums[3] += block.sum_over_persons(sq / var)
+        sums[4] += block.sum_over_persons(sq)
+        sums[5] += block.sum_over_persons(var)
+    s_r, s_rr, s_yr = sums[:3]
     cov = s_yr / n_resp - p_value * s_r / n_resp
     var_r = s_rr / n_resp - (s_r / n_resp) ** 2
     var_y = p_value * (1.0 - p_value)
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = cov / np.sqrt(var_y * var_r)
     corr = np.where(np.isfinite(corr), corr, 0.0)
-
-    # Rasch-style mean squares of standardised residuals.
-    _, p = joint_cells(data, theta, a, c)
-    var = np.maximum(p * (1.0 - p), 1e-12)
-    sq = (y - p) ** 2
-    outfit = data.sum_over_persons(sq / var) / n_resp
-    infit = data.sum_over_persons(sq) / data.sum_over_persons(var)
+    outfit = sums[3] / n_resp
+    infit = sums[4] / sums[5]
 
     flags = []
     for i in range(data.n_items):

@@ -59,9 +59,7 @@ def test_reading_responses_gives_index_triplets(lsat7):
     per_item = [int(correct[item == j].sum()) for j in range(5)]
     expected = lsat7_correct_per_item()
     item_codes = list(
-        Item.objects.filter(pk__in=items)
-        .order_by("pk")
-        .values_list("code", flat=True)
+        Item.objects.filter(pk__in=items).order_by("pk").values_list("code", flat=True)
     )
     assert {code: per_item[j] for j, code in enumerate(item_codes)} == {
         f"ITEM{j + 1}": expected[j] for j in range(5)
@@ -104,7 +102,9 @@ def test_jmle_calibration_through_a_worker_gives_finite_parameters(lsat7, worker
 def test_a_failed_run_leaves_the_previous_parameters_in_force(lsat7):
     first = calibration_job(lsat7)
     run_calibration(first)
-    before = {code: p.discrimination for code, p in parameters(current_run(lsat7)).items()}
+    before = {
+        code: p.discrimination for code, p in parameters(current_run(lsat7)).items()
+    }
 
     second = calibration_job(lsat7)
 
@@ -119,8 +119,28 @@ def test_a_failed_run_leaves_the_previous_parameters_in_force(lsat7):
     assert "disk full" in failed.error
     assert not failed.items.exists()
     assert current_run(lsat7).job_id == first.pk
-    after = {code: p.discrimination for code, p in parameters(current_run(lsat7)).items()}
+    after = {
+        code: p.discrimination for code, p in parameters(current_run(lsat7)).items()
+    }
     assert after == before
+
+
+def test_a_calibration_that_did_not_converge_is_not_put_in_force(lsat7):
+    from calibration.exceptions import CalibrationNotConverged
+
+    first = calibration_job(lsat7)
+    run_calibration(first)
+    stopped_early = calibration_job(lsat7, max_iter=2)
+    with pytest.raises(
+        CalibrationNotConverged, match="did not converge in 2 iterations"
+    ):
+        run_calibration(stopped_early)
+    run = CalibrationRun.objects.get(job=stopped_early)
+    assert run.status == CalibrationRun.Status.FAILED
+    assert run.converged is False
+    assert run.items.count() == 5, "estimates are kept for inspection"
+    assert "not used" in run.error
+    assert current_run(lsat7).job_id == first.pk
 
 
 def test_a_second_calibration_of_the_same_organisation_is_refused(lsat7):
@@ -150,7 +170,9 @@ def test_calibration_submitted_through_the_api(lsat7, worker):
 
     client = APIClient()
     user = make_user(lsat7, "psychometrician")
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}"
+    )
     response = client.post(
         "/api/v1/calibrations/", {"method": "mml", "priority": 7}, format="json"
     )

@@ -1,5 +1,6 @@
 """Render real reports with the builtin engine and read the PDFs back."""
 
+import multiprocessing
 import os
 import time
 
@@ -146,3 +147,23 @@ def test_temporary_directory_is_removed(tmp_path):
         TEMPLATES / "summary.qmd", make_report_data(n_items=3), workdir_parent=tmp_path
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def _render_in_child(queue):
+    result = render(TEMPLATES / "summary.qmd", make_report_data(n_items=3))
+    queue.put(pdf_text(result.pdf))
+    kernels.shutdown()
+
+
+def test_forked_child_of_a_rendering_process_still_renders():
+    render(TEMPLATES / "summary.qmd", make_report_data(n_items=3))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_render_in_child, args=(queue,))
+    child.start()
+    try:
+        assert "LSAT-0001" in queue.get(timeout=30)
+    finally:
+        child.join(timeout=10)
+        if child.is_alive():
+            child.kill()

@@ -45,7 +45,9 @@ def client_for(lsat7):
     organisation, _ = lsat7
     user = make_user(organisation, "lsat-teacher")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}"
+    )
     return client
 
 
@@ -62,9 +64,13 @@ def test_report_data_has_the_trajectory_and_ability(calibrated):
     organisation, assessment = calibrated
     student = Student.objects.get(organisation=organisation, external_id="LSAT-0500")
     with transaction.atomic():
-        job = submit_report(organisation=organisation, student=student, assessment=assessment)
+        job = submit_report(
+            organisation=organisation, student=student, assessment=assessment
+        )
     data = build_report_data(Report.objects.get(job=job))
-    estimate = AbilityEstimate.objects.get(run=current_run(organisation), student=student)
+    estimate = AbilityEstimate.objects.get(
+        run=current_run(organisation), student=student
+    )
     assert data["ability"] == {"theta": estimate.theta, "se": estimate.se}
     assert data["student"]["external_id"] == "LSAT-0500"
     assert [step["position"] for step in data["trajectory"]] == [1, 2, 3, 4, 5]
@@ -83,14 +89,18 @@ def test_report_data_without_calibration_says_so(lsat7):
     organisation, assessment = lsat7
     student = Student.objects.get(organisation=organisation, external_id="LSAT-0001")
     with transaction.atomic():
-        job = submit_report(organisation=organisation, student=student, assessment=assessment)
+        job = submit_report(
+            organisation=organisation, student=student, assessment=assessment
+        )
     data = build_report_data(Report.objects.get(job=job))
     assert data["ability"] is None and data["calibration"] is None
     assert all(step["theta"] is None for step in data["trajectory"])
 
 
 @pytest.mark.integration
-def test_report_rendered_by_a_worker_and_downloaded(calibrated, client_for, worker, other_api):
+def test_report_rendered_by_a_worker_and_downloaded(
+    calibrated, client_for, worker, other_api
+):
     organisation, assessment = calibrated
     student = Student.objects.get(organisation=organisation, external_id="LSAT-0500")
     response = client_for.post(
@@ -108,7 +118,9 @@ def test_report_rendered_by_a_worker_and_downloaded(calibrated, client_for, work
     pdf = report.pdf.read()
     assert report.pdf_size == len(pdf)
     assert report.pdf_sha256 == hashlib.sha256(pdf).hexdigest()
-    estimate = AbilityEstimate.objects.get(run=current_run(organisation), student=student)
+    estimate = AbilityEstimate.objects.get(
+        run=current_run(organisation), student=student
+    )
     text = pdf_text(pdf)
     assert "LSAT-0500" in text
     assert shown(estimate.theta) in text
@@ -137,7 +149,9 @@ def test_report_rendered_by_a_worker_and_downloaded(calibrated, client_for, work
 @pytest.mark.integration
 def test_batch_of_reports_counts_its_members(calibrated, client_for, worker):
     organisation, assessment = calibrated
-    students = Student.objects.filter(organisation=organisation).order_by("external_id")[:3]
+    students = Student.objects.filter(organisation=organisation).order_by(
+        "external_id"
+    )[:3]
     response = client_for.post(
         "/api/v1/reports/batch/",
         {

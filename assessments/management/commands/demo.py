@@ -13,8 +13,8 @@ from django.db import transaction
 from assessments.lsat7 import load_lsat7_organisation
 from assessments.models import Student
 from calibration.models import CalibrationRun
-from calibration.services import submit_calibration
-from dreamseed.waiting import wait_for_job
+from calibration.services import parameter_table, submit_calibration
+from dreamseed.waiting import quiet_logging, wait_for_job
 from jobs.models import Job
 from reports.models import Report
 from reports.services import submit_report
@@ -28,10 +28,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--method", choices=["jmle", "mml"], default=None, help="Calibration method."
+            "--method",
+            choices=["jmle", "mml"],
+            default=None,
+            help="Calibration method.",
         )
         parser.add_argument(
-            "--student", default="LSAT-0500", help="External id of the student to report on."
+            "--student",
+            default="LSAT-0500",
+            help="External id of the student to report on.",
         )
         parser.add_argument(
             "--start-worker",
@@ -45,7 +50,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         worker = self._start_worker() if options["start_worker"] else None
         try:
-            self._run(options)
+            with quiet_logging(options["verbosity"]):
+                self._run(options)
         finally:
             if worker is not None:
                 self._stop_worker(worker)
@@ -69,12 +75,8 @@ class Command(BaseCommand):
             f"converged={run.converged} after {run.n_iterations} iterations, "
             f"log-likelihood {run.log_likelihood:.3f}"
         )
-        self.stdout.write(f"{'item':<8}{'a':>9}{'b':>9}{'se(a)':>9}{'se(b)':>9}")
-        for p in run.items.select_related("item").order_by("item__code"):
-            self.stdout.write(
-                f"{p.item.code:<8}{p.discrimination:9.3f}{p.difficulty:9.3f}"
-                f"{_fmt(p.se_discrimination):>9}{_fmt(p.se_difficulty):>9}"
-            )
+        for line in parameter_table(run):
+            self.stdout.write(line)
 
         try:
             student = Student.objects.get(
@@ -114,7 +116,9 @@ class Command(BaseCommand):
         process = subprocess.Popen(command, start_new_session=True)
         time.sleep(1)
         if process.poll() is not None:
-            raise CommandError(f"The worker exited at once (code {process.returncode}).")
+            raise CommandError(
+                f"The worker exited at once (code {process.returncode})."
+            )
         return process
 
     def _stop_worker(self, process):
@@ -127,7 +131,3 @@ class Command(BaseCommand):
             process.wait()
         except ProcessLookupError:
             pass
-
-
-def _fmt(value):
-    return "-" if value is None else f"{value:.3f}"

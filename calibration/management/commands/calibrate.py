@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from assessments.models import Organisation
-from dreamseed.waiting import wait_for_job
+from dreamseed.waiting import quiet_logging, wait_for_job
 from jobs.models import Job
 
 from ... import services
@@ -29,17 +29,53 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("organisation", nargs="?", help="Organisation slug.")
-        parser.add_argument("--method", choices=services.METHODS, default=None)
-        parser.add_argument("--max-iter", type=int, default=None)
-        parser.add_argument("--tol", type=float, default=None)
-        parser.add_argument("--priority", type=int, default=None, choices=range(10))
+        parser.add_argument(
+            "--method",
+            choices=services.METHODS,
+            default=None,
+            help="jmle (joint ML) or mml (marginal ML, better for short or sparse "
+            "tests); default: the CALIBRATION_DEFAULT_METHOD setting.",
+        )
+        parser.add_argument(
+            "--max-iter",
+            type=int,
+            default=None,
+            help="Most iterations (default: CALIBRATION_MAX_ITERATIONS).",
+        )
+        parser.add_argument(
+            "--tol",
+            type=float,
+            default=None,
+            help="Convergence tolerance on parameter change "
+            "(default: CALIBRATION_TOLERANCE).",
+        )
+        parser.add_argument(
+            "--priority",
+            type=int,
+            default=None,
+            choices=range(10),
+            help="0-9, higher is more urgent (default 5).",
+        )
         parser.add_argument(
             "--no-wait", action="store_true", help="Submit and print the job id."
         )
-        parser.add_argument("--timeout", type=int, default=3600)
-        parser.add_argument("--input", type=Path, help="Responses CSV (standalone).")
-        parser.add_argument("--output", type=Path, help="Item parameters CSV to write.")
-        parser.add_argument("--abilities", type=Path, help="Abilities CSV to write.")
+        parser.add_argument(
+            "--timeout",
+            type=int,
+            default=3600,
+            help="Seconds to wait for the job (default 3600).",
+        )
+        parser.add_argument(
+            "--input", type=Path, help="Responses CSV: calibrate it without a database."
+        )
+        parser.add_argument(
+            "--output", type=Path, help="With --input: item parameters CSV to write."
+        )
+        parser.add_argument(
+            "--abilities",
+            type=Path,
+            help="With --input: also write person,theta,se to this CSV.",
+        )
 
     def handle(self, *args, **options):
         if options["max_iter"] is not None and options["max_iter"] < 1:
@@ -52,13 +88,16 @@ class Command(BaseCommand):
             return self.standalone(options)
         if not options["organisation"]:
             raise CommandError("Name an organisation (its slug) or give --input FILE.")
-        return self.submit(options)
+        with quiet_logging(options["verbosity"]):
+            return self.submit(options)
 
     def submit(self, options):
         try:
             organisation = Organisation.objects.get(slug=options["organisation"])
         except Organisation.DoesNotExist:
-            raise CommandError(f"No organisation with slug {options['organisation']!r}.")
+            raise CommandError(
+                f"No organisation with slug {options['organisation']!r}."
+            )
         with transaction.atomic():
             job = services.submit_calibration(
                 organisation,
@@ -75,9 +114,12 @@ class Command(BaseCommand):
             raise CommandError(f"Calibration {job.status}: {job.error}")
         run = CalibrationRun.objects.get(pk=job.result["calibration_run"])
         self.stdout.write(
-            f"Run {run.pk}: {run.method}, {run.n_persons} persons, {run.n_items} items, "
+            f"Run {run.pk}: {run.method}, {run.n_persons} persons, "
+            f"{run.n_items} items, "
             f"converged={run.converged} in {run.n_iterations} iterations"
         )
+        for line in services.parameter_table(run):
+            self.stdout.write(line)
 
     def standalone(self, options):
         from calibration.irt import IRTInputError, JointMLE, MarginalMLE
@@ -96,10 +138,13 @@ class Command(BaseCommand):
         estimator_class = MarginalMLE if method == "mml" else JointMLE
         estimator = estimator_class(max_iter=opts["max_iter"], tol=opts["tol"])
 
+        interactive = sys.stderr.isatty()
+
         def progress(iteration, total, info):
-            done = int(20 * iteration / max(total, 1))
-            sys.stderr.write(f"\r[{'#' * done:<20}] iteration {iteration}")
-            sys.stderr.flush()
+            if interactive:
+                done = int(20 * iteration / max(total, 1))
+                sys.stderr.write(f"\r[{'#' * done:<20}] iteration {iteration}")
+                sys.stderr.flush()
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -107,10 +152,14 @@ class Command(BaseCommand):
                 estimator.fit(responses, progress=progress)
             except IRTInputError as exc:
                 raise CommandError(f"{options['input']}: {exc}")
-        sys.stderr.write("\n")
+        if interactive:
+            sys.stderr.write("\n")
         for warning in caught:
             self.stderr.write(f"warning: {warning.message}")
         result = estimator.result_
+        for j, flag in enumerate(result.item_diagnostics["flag"]):
+            if flag:
+                self.stderr.write(f"warning: item {names[j]!r} flagged: {flag}")
 
         write_csv_atomically(
             options["output"],
@@ -162,11 +211,18 @@ def read_responses_csv(path):
         except (csv.Error, UnicodeDecodeError) as exc:
             raise CommandError(f"{path} is not a readable CSV file: {exc}")
         names = [name.strip() for name in header]
+        if len(names) == 1 and (";" in names[0] or "\t" in names[0]):
+            raise CommandError(
+                f"{path}: the header is a single column {names[0]!r}; separate "
+                "item names and cells with commas."
+            )
         if not all(names):
             raise CommandError(f"{path}: the header has an empty item name.")
         if len(set(names)) != len(names):
             duplicates = sorted({n for n in names if names.count(n) > 1})
-            raise CommandError(f"{path}: repeated item names in the header: {duplicates}.")
+            raise CommandError(
+                f"{path}: repeated item names in the header: {duplicates}."
+            )
         rows = []
         try:
             for line_number, row in enumerate(reader, start=2):

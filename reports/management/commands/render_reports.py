@@ -4,10 +4,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from assessments.models import Assessment, Organisation, Student
-from dreamseed.waiting import wait_for_job
+from dreamseed.waiting import quiet_logging, wait_for_job
 from jobs.models import Job
 
-from ...models import ReportType
+from ...models import Report, ReportType
 from ...services import submit_batch
 
 
@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--student", action="append", default=[], help="External id; repeatable."
         )
-        parser.add_argument("--type", choices=ReportType.values, default="comprehensive")
+        parser.add_argument(
+            "--type", choices=ReportType.values, default="comprehensive"
+        )
         parser.add_argument("--priority", type=int, default=None, choices=range(10))
         parser.add_argument("--no-wait", action="store_true")
         parser.add_argument("--timeout", type=int, default=3600)
@@ -32,7 +34,9 @@ class Command(BaseCommand):
                 organisation=organisation, code=options["assessment"]
             )
         except Organisation.DoesNotExist:
-            raise CommandError(f"No organisation with slug {options['organisation']!r}.")
+            raise CommandError(
+                f"No organisation with slug {options['organisation']!r}."
+            )
         except Assessment.DoesNotExist:
             raise CommandError(
                 f"No assessment {options['assessment']!r} in {organisation.slug!r}."
@@ -44,7 +48,9 @@ class Command(BaseCommand):
             if missing:
                 raise CommandError(f"Unknown students: {', '.join(sorted(missing))}.")
         else:
-            students = list(students.filter(responses__assessment=assessment).distinct())
+            students = list(
+                students.filter(responses__assessment=assessment).distinct()
+            )
         if not students:
             raise CommandError("No student has taken this assessment.")
 
@@ -59,8 +65,15 @@ class Command(BaseCommand):
         if options["no_wait"]:
             self.stdout.write(str(batch.pk))
             return
-        batch = wait_for_job(batch.pk, timeout=options["timeout"], label="reports")
+        with quiet_logging(options["verbosity"]):
+            batch = wait_for_job(batch.pk, timeout=options["timeout"], label="reports")
         result = batch.result or {}
+        for report in (
+            Report.objects.filter(job__parent=batch, status=Report.Status.SUCCEEDED)
+            .select_related("student")
+            .order_by("student__external_id")
+        ):
+            self.stdout.write(f"{report.student.external_id}: {report.pdf.path}")
         self.stdout.write(
             f"{result.get('succeeded', 0)} of {result.get('total', len(students))} "
             f"reports rendered; {result.get('failed', 0)} failed."

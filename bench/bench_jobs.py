@@ -1,0 +1,345 @@
+"""Benchmark the job path end to end; run by hand, prints figures.
+
+(a) Throughput: N no-op ``probe`` jobs submitted through the job service and
+drained by a real prefork worker (concurrency 2), side by side with N bare
+Celery no-op tasks that store their results with stock django-celery-results.
+
+(b) Submit latency: the API under gunicorn on 127.0.0.1, a report submission
+sent at a fixed rate from a thread pool in this process; latency is measured
+from the moment each request was due, so a stalled server is not hidden.
+
+Usage::
+
+    /work/venv/bin/python bench/bench_jobs.py [--jobs 2000] [--rate 200]
+        [--seconds 20] [--skip-throughput] [--skip-api]
+
+It uses its own database (``dreamseed_jobs_bench`` unless BENCH_DATABASE_URL
+says otherwise) and Redis database 11, which it flushes.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dreamseed_jobs_bench"
+)
+BROKER_URL = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/11")
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "dreamseed.settings",
+    "DATABASE_URL": DATABASE_URL,
+    "CELERY_BROKER_URL": BROKER_URL,
+    "DREAMSEED_ALLOW_DEFAULT_SECRET": "1",
+    "DREAMSEED_VAR_DIR": tempfile.mkdtemp(prefix="dreamseed-bench-"),
+    "LOG_LEVEL": "WARNING",
+    # The benchmark measures the server, not the per-user limit.
+    "DREAMSEED_SUBMIT_RATE": "1000000/minute",
+}
+os.environ.update(ENV)
+sys.path.insert(0, str(ROOT))
+
+
+def ensure_database():
+    import psycopg
+
+    name = DATABASE_URL.rsplit("/", 1)[1]
+    server = DATABASE_URL.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django():
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def start_process(command, log_name, ready=None, timeout=60):
+    log_path = Path(ENV["DREAMSEED_VAR_DIR"]) / log_name
+    log = open(log_path, "wb")
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**os.environ, **ENV},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[2]} exited:\n{log_path.read_text()}")
+        if ready(log_path):
+            return process
+        time.sleep(0.2)
+    stop_process(process)
+    raise RuntimeError(f"{command} did not start:\n{log_path.read_text()}")
+
+
+def stop_process(process):
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def start_worker():
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "dreamseed",
+        "worker",
+        "--loglevel=WARNING",
+        "--pool=prefork",
+        "--concurrency=2",
+        "--without-gossip",
+        "--without-mingle",
+        "-Q",
+        "default",
+        "-n",
+        f"bench-{os.getpid()}@%h",
+    ]
+    from dreamseed.celery import app
+
+    name = command[-1].replace("%h", socket.gethostname())
+    # Logging at WARNING keeps per-task lines out of the measurement, so the
+    # "ready." line never comes: ask the worker itself.
+    return start_process(
+        command,
+        "worker.log",
+        ready=lambda p: bool(app.control.ping(destination=[name], timeout=0.5)),
+    )
+
+
+def wait_until(predicate, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return time.perf_counter()
+        time.sleep(interval)
+    raise RuntimeError("timed out")
+
+
+def bench_bare(n):
+    from django_celery_results.models import TaskResult
+
+    from jobs.tasks import diagnostic_noop
+
+    TaskResult.objects.all().delete()
+    start = time.perf_counter()
+    for i in range(n):
+        diagnostic_noop.apply_async(args=[i])
+    end = wait_until(
+        lambda: TaskResult.objects.filter(status="SUCCESS").count() >= n,
+        timeout=n,
+    )
+    return n / (end - start)
+
+
+def bench_jobs(n, organisation):
+    from django.db import transaction
+
+    from jobs.models import Job
+    from jobs.services import create_job
+
+    Job.objects.filter(kind=Job.Kind.PROBE).delete()
+    start = time.perf_counter()
+    # Submitted a few hundred per transaction, as a batch submission would:
+    # publication waits for each commit.
+    for offset in range(0, n, 250):
+        with transaction.atomic():
+            for _ in range(min(250, n - offset)):
+                create_job(organisation=organisation, kind=Job.Kind.PROBE)
+    submitted = time.perf_counter()
+    end = wait_until(
+        lambda: (
+            not Job.objects.filter(kind=Job.Kind.PROBE)
+            .exclude(status__in=Job.TERMINAL)
+            .exists()
+        ),
+        timeout=n,
+    )
+    succeeded = Job.objects.filter(
+        kind=Job.Kind.PROBE, status=Job.Status.SUCCEEDED
+    ).count()
+    if succeeded != n:
+        raise RuntimeError(f"only {succeeded} of {n} probe jobs succeeded")
+    return n / (end - start), submitted - start
+
+
+def fixtures():
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from assessments.models import Assessment, Membership, Organisation, Student
+
+    organisation, _ = Organisation.objects.get_or_create(
+        slug="bench", defaults={"name": "Bench"}
+    )
+    user, _ = get_user_model().objects.get_or_create(username="bench")
+    Membership.objects.get_or_create(user=user, defaults={"organisation": organisation})
+    token, _ = Token.objects.get_or_create(user=user)
+    student, _ = Student.objects.get_or_create(
+        organisation=organisation, external_id="S-1"
+    )
+    assessment, _ = Assessment.objects.get_or_create(
+        organisation=organisation, code="A-1", defaults={"name": "Bench"}
+    )
+    return organisation, token.key, student, assessment
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def bench_api(token, student, assessment, rate, seconds, workers):
+    port = free_port()
+    server = start_process(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "dreamseed.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--keep-alive",
+            "30",
+            "--log-level",
+            "warning",
+        ],
+        "gunicorn.log",
+        ready=lambda p: _port_open(port),
+    )
+    body = json.dumps(
+        {"student": str(student.pk), "assessment": str(assessment.pk)}
+    ).encode()
+    headers = {
+        "Authorization": f"Token {token}",
+        "Content-Type": "application/json",
+    }
+    local = threading.local()
+
+    def send(due):
+        conn = getattr(local, "conn", None)
+        if conn is None:
+            conn = local.conn = http.client.HTTPConnection("127.0.0.1", port)
+        while time.perf_counter() < due:
+            time.sleep(max(0.0, due - time.perf_counter()))
+        try:
+            conn.request("POST", "/api/v1/reports/submit/", body, headers)
+            response = conn.getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException):
+            local.conn = None
+            status = 0
+        return status, time.perf_counter() - due
+
+    try:
+        # Warm up each gunicorn worker's imports and connections.
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(send, [time.perf_counter()] * 40))
+        total = int(rate * seconds)
+        start = time.perf_counter() + 0.2
+        with ThreadPoolExecutor(64) as pool:
+            results = list(pool.map(send, [start + i / rate for i in range(total)]))
+    finally:
+        stop_process(server)
+    latencies = [ms * 1000 for status, ms in results if status == 202]
+    errors = len(results) - len(latencies)
+    return latencies, errors, total
+
+
+def _port_open(port):
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=200.0, help="requests/s")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-api", action="store_true")
+    args = parser.parse_args()
+
+    ensure_database()
+    setup_django()
+    import redis
+
+    redis.Redis.from_url(BROKER_URL).flushdb()
+    organisation, token, student, assessment = fixtures()
+
+    if not args.skip_throughput:
+        worker = start_worker()
+        try:
+            jobs_rate, submit_seconds = bench_jobs(args.jobs, organisation)
+            bare_rate = bench_bare(args.jobs)
+        finally:
+            stop_process(worker)
+        print(f"(a) throughput, {args.jobs} no-op tasks, prefork concurrency 2")
+        print(f"    probe jobs (Job row + lifecycle): {jobs_rate:8.1f} jobs/s")
+        print(f"      of which submitting took {submit_seconds:.2f} s")
+        print(f"    bare task, django-celery-results: {bare_rate:8.1f} tasks/s")
+        print(f"    ratio jobs / bare: {jobs_rate / bare_rate:.2f}")
+
+    if not args.skip_api:
+        latencies, errors, total = bench_api(
+            token, student, assessment, args.rate, args.seconds, args.api_workers
+        )
+        print(
+            f"(b) submit latency, {total} POST /api/v1/reports/submit/ at "
+            f"{args.rate:.0f}/s, gunicorn {args.api_workers} workers x 4 threads"
+        )
+        if latencies:
+            p50, p95, p99 = (percentile(latencies, f) for f in (0.5, 0.95, 0.99))
+            print(
+                f"    p50 {p50:.1f} ms  p95 {p95:.1f} ms  p99 {p99:.1f} ms"
+                f"  max {max(latencies):.1f} ms"
+            )
+        print(f"    non-202 answers or errors: {errors}")
+        from jobs.models import Job
+
+        Job.objects.filter(organisation=organisation).delete()
+
+
+if __name__ == "__main__":
+    main()
