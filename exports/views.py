@@ -2,6 +2,8 @@
 
 from django.http import FileResponse, Http404
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -40,6 +42,16 @@ class ExportSubmitView(JobSubmissionView):
 class ExportDownloadView(APIView):
     """Download a finished export of the caller's organisation."""
 
+    @extend_schema(
+        request=None,
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, CONTENT_TYPES["xlsx"]): OpenApiTypes.BINARY,
+            404: OpenApiResponse(description="No such export in your organisation."),
+            409: OpenApiResponse(description="The file is not written yet."),
+            410: OpenApiResponse(description="The export has expired."),
+        },
+    )
     def get(self, request, pk):
         export = Export.objects.filter(
             pk=pk, organisation=organisation_of(request.user)

@@ -60,6 +60,33 @@ def _calibration_run(organisation):
     )
 
 
+def _export(organisation):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from exports.models import Export
+
+    export = Export.objects.create(
+        organisation=organisation,
+        job=_job(organisation),
+        dataset=Export.Dataset.RESPONSES,
+        file_format=Export.Format.CSV,
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    export.file.save("x.csv", ContentFile(b"\xef\xbb\xbfstudent\r\n"))
+    return export
+
+
+def _webhook_endpoint(organisation):
+    from notifications.models import WebhookEndpoint
+
+    return WebhookEndpoint.objects.create(
+        organisation=organisation, url="https://93.184.215.14/hook"
+    )
+
+
 # Every URL that takes a pk needs a way to make the object it names. A new
 # endpoint missing here fails test_every_pk_route_is_covered: add it, and the
 # scoping test then checks it.
@@ -69,6 +96,10 @@ OWNED_OBJECT = {
     "report-detail": _report,
     "report-pdf": _report,
     "calibration-run-detail": _calibration_run,
+    "export-download": _export,
+    "email-deliveries": _job,
+    "webhook-detail": _webhook_endpoint,
+    "webhook-deliveries": _webhook_endpoint,
 }
 
 

@@ -84,18 +84,31 @@ def test_registration_generates_the_secret_and_shows_it_once(admin_api, settings
     assert response.status_code == 400 and "events" in response.data
 
 
-def test_webhooks_are_for_the_organisations_administrators(
-    api, admin_api, other_api, organisation, test_targets
+def test_members_see_webhooks_and_administrators_change_them(
+    api, user, other_api, organisation, test_targets
 ):
     endpoint = WebhookEndpoint.objects.create(
         organisation=organisation, url="http://127.0.0.1:9/x"
     )
-    assert other_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 403
-    Membership.objects.filter(organisation__slug="shelbyville").update(
-        role=Membership.Role.ADMIN
-    )
-    assert other_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 404
-    assert admin_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 200
+    url = f"/api/v1/webhooks/{endpoint.pk}/"
+    # Another organisation's endpoint does not exist for its users.
+    for method in ("get", "patch", "put", "delete"):
+        assert getattr(other_api, method)(url, {}, format="json").status_code == 404
+    assert other_api.get(f"{url}deliveries/").status_code == 404
+
+    # A teacher sees it but may not change it.
+    assert api.get(url).status_code == 200
+    assert "secret" not in api.get(url).data
+    assert api.patch(url, {"active": False}, format="json").status_code == 403
+    assert api.delete(url).status_code == 403
+    response = api.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/y"})
+    assert response.status_code == 403
+    assert WebhookEndpoint.objects.filter(active=True).count() == 1
+
+    Membership.objects.filter(user=user).update(role=Membership.Role.ADMIN)
+    assert api.patch(url, {"active": False}, format="json").status_code == 200
+    assert api.delete(url).status_code == 204
+    assert not WebhookEndpoint.objects.exists()
 
 
 def test_signature_verification_rejects_tampering_and_old_timestamps(settings):
