@@ -252,3 +252,74 @@ def test_refused_and_unreachable_deliveries_are_recorded(
     assert delivery.endpoint == gone
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert delivery.attempts == 2 and "Gave up" in delivery.error
+
+
+def test_https_delivery_verifies_the_certificate(tmp_path, test_targets):
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.headers["Host"], self.headers["X-DreamSeed-Event"]))
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        trusting = ssl.create_default_context(cafile=str(cert))
+        code, _ = webhooks.post(
+            url,
+            {"id": "1"},
+            secret="k",
+            event="job.succeeded",
+            event_id="1",
+            ssl_context=trusting,
+        )
+        assert code == 204
+        assert received == [(url.split("/")[2], "job.succeeded")]
+
+        # An untrusted certificate is an error (retried), never ignored.
+        with pytest.raises(ssl.SSLError):
+            webhooks.post(
+                url, {"id": "2"}, secret="k", event="job.failed", event_id="2"
+            )
+        assert len(received) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
