@@ -43,12 +43,14 @@ class ExportDownloadView(APIView):
     """Download a finished export of the caller's organisation."""
 
     @extend_schema(
+        request=None,
         responses={
-            (200, "application/octet-stream"): OpenApiTypes.BINARY,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, CONTENT_TYPES["xlsx"]): OpenApiTypes.BINARY,
             404: OpenApiResponse(description="No such export in your organisation."),
-            409: OpenApiResponse(description="The export is not ready yet."),
+            409: OpenApiResponse(description="The file is not written yet."),
             410: OpenApiResponse(description="The export has expired."),
-        }
+        },
     )
     def get(self, request, pk):
         export = Export.objects.filter(

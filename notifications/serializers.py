@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from .models import WebhookDelivery, WebhookEndpoint
+from .models import EmailDelivery, WebhookDelivery, WebhookEndpoint
 from .services import organisation_recipients
 from .webhooks import validate_webhook_url
 
@@ -80,4 +80,11 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
             "created_at",
             "delivered_at",
         ]
+        read_only_fields = fields
+
+
+class EmailDeliverySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EmailDelivery
+        fields = ["recipient", "status", "reason", "attempts", "sent_at"]
         read_only_fields = fields

@@ -1,19 +1,21 @@
-from django.shortcuts import get_object_or_404
-
 """Notification endpoints: bulk e-mail and webhook registration."""
 
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from assessments.models import Membership
 from assessments.permissions import organisation_of
+from jobs.models import Job
 from jobs.views import JobSubmissionView
 
 from . import services
-from .models import WebhookDelivery, WebhookEndpoint
+from .models import EmailDelivery, WebhookDelivery, WebhookEndpoint
 from .serializers import (
     BulkEmailSerializer,
+    EmailDeliverySerializer,
     WebhookDeliverySerializer,
     WebhookEndpointCreatedSerializer,
     WebhookEndpointSerializer,
@@ -51,9 +53,11 @@ class BulkEmailView(JobSubmissionView):
 
 
 class OrganisationWebhooksMixin:
-    def initial(self, request, *args, **kwargs):
-        super().initial(request, *args, **kwargs)
-        check_organisation_admin(request)
+    """Members see their organisation's webhooks; administrators change them.
+
+    Another organisation's endpoint is a 404 for every method: the object is
+    looked up before the administrator check.
+    """
 
     def get_queryset(self):
         return WebhookEndpoint.objects.filter(
@@ -66,7 +70,9 @@ class WebhookEndpointListView(OrganisationWebhooksMixin, generics.ListCreateAPIV
 
     serializer_class = WebhookEndpointSerializer
 
-    def create(self, request, *args, **kwargs):
+    @extend_schema(responses={201: WebhookEndpointCreatedSerializer})
+    def post(self, request, *args, **kwargs):
+        check_organisation_admin(request)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = serializer.save(organisation=organisation_of(request.user))
@@ -79,6 +85,14 @@ class WebhookEndpointDetailView(
 ):
     serializer_class = WebhookEndpointSerializer
 
+    def perform_update(self, serializer):
+        check_organisation_admin(self.request)
+        serializer.save()
+
+    def perform_destroy(self, instance):
+        check_organisation_admin(self.request)
+        instance.delete()
+
 
 class WebhookDeliveryListView(OrganisationWebhooksMixin, generics.ListAPIView):
     """Deliveries to one endpoint, newest first."""
@@ -86,8 +100,17 @@ class WebhookDeliveryListView(OrganisationWebhooksMixin, generics.ListAPIView):
     serializer_class = WebhookDeliverySerializer
 
     def get_queryset(self):
-        # An endpoint of another organisation is a 404, not an empty list.
         endpoint = get_object_or_404(super().get_queryset(), pk=self.kwargs["pk"])
-        return WebhookDelivery.objects.filter(endpoint=endpoint).order_by(
-            "-created_at"
+        return WebhookDelivery.objects.filter(endpoint=endpoint)
+
+
+class EmailDeliveryListView(generics.ListAPIView):
+    """Each recipient of one of the organisation's e-mail jobs, and its outcome."""
+
+    serializer_class = EmailDeliverySerializer
+
+    def get_queryset(self):
+        job = get_object_or_404(
+            Job, pk=self.kwargs["pk"], organisation=organisation_of(self.request.user)
         )
+        return EmailDelivery.objects.filter(job=job)

@@ -112,7 +112,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
 
 
-def post(url, payload, *, secret, event, event_id, timeout=None):
+def post(url, payload, *, secret, event, event_id, timeout=None, ssl_context=None):
     """POST the signed payload once; return ``(status_code, snippet)``.
 
     The name is resolved and checked again here, and the connection goes to
@@ -135,7 +135,11 @@ def post(url, payload, *, secret, event, event_id, timeout=None):
     }
     if parts.scheme == "https":
         connection = _PinnedHTTPSConnection(
-            host, port, address, timeout=timeout, context=ssl.create_default_context()
+            host,
+            port,
+            address,
+            timeout=timeout,
+            context=ssl_context or ssl.create_default_context(),
         )
     else:
         connection = http.client.HTTPConnection(address, port, timeout=timeout)

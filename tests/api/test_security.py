@@ -61,7 +61,7 @@ def _calibration_run(organisation):
 
 
 def _export(organisation):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from django.core.files.base import ContentFile
     from django.utils import timezone
@@ -73,19 +73,17 @@ def _export(organisation):
         job=_job(organisation),
         dataset=Export.Dataset.RESPONSES,
         file_format=Export.Format.CSV,
-        date_from=date(2024, 1, 1),
-        date_to=date(2024, 12, 31),
-        expires_at=timezone.now() + timedelta(days=1),
+        expires_at=timezone.now() + timedelta(hours=1),
     )
-    export.file.save("export.csv", ContentFile(b"student,item\n"), save=True)
+    export.file.save("x.csv", ContentFile(b"\xef\xbb\xbfstudent\r\n"))
     return export
 
 
-def _webhook(organisation):
+def _webhook_endpoint(organisation):
     from notifications.models import WebhookEndpoint
 
     return WebhookEndpoint.objects.create(
-        organisation=organisation, url="https://hooks.example.org/dreamseed"
+        organisation=organisation, url="https://93.184.215.14/hook"
     )
 
 
@@ -99,8 +97,9 @@ OWNED_OBJECT = {
     "report-pdf": _report,
     "calibration-run-detail": _calibration_run,
     "export-download": _export,
-    "webhook-detail": _webhook,
-    "webhook-deliveries": _webhook,
+    "email-deliveries": _job,
+    "webhook-detail": _webhook_endpoint,
+    "webhook-deliveries": _webhook_endpoint,
 }
 
 

@@ -282,3 +282,19 @@ def test_export_job_end_to_end_through_the_api(data, api, worker):
     rows = list(book.worksheets[0].iter_rows(values_only=True))
     assert len(rows) == 17
     assert "dreamseed.exports.export" in worker.output()
+
+
+def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(
+    data, organisation, monkeypatch
+):
+    from exports import writers
+
+    # Excel's limit is 1,048,575 data rows; a small one shows the same logic.
+    monkeypatch.setattr(writers, "XLSX_MAX_DATA_ROWS", 5)
+    export = make_export(organisation, "responses", "xlsx")
+    assert services.write_export(export)["rows"] == 16
+    with default_storage.open(export.file.name, "rb") as handle:
+        book = openpyxl.load_workbook(io.BytesIO(handle.read()), read_only=True)
+    sheets = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
+    assert [len(rows) - 1 for rows in sheets] == [5, 5, 5, 1]
+    assert all(rows[0][0] == "student" for rows in sheets), "each sheet has a header"

@@ -104,7 +104,7 @@ def test_bulk_api_validates_and_is_for_administrators(teachers, api, user):
 
 
 def test_refused_recipient_is_a_visible_partial_failure(
-    organisation, teachers, worker_factory
+    organisation, teachers, worker_factory, api, other_api
 ):
     refused = teachers[2]
     with SMTPServer(RecordingHandler(refuse=[refused])) as smtp:
@@ -119,6 +119,13 @@ def test_refused_recipient_is_a_visible_partial_failure(
         assert delivery.status == EmailDelivery.Status.FAILED
         assert delivery.reason.startswith("550")
         assert sorted(smtp.handler.recipients) == sorted(set(teachers) - {refused})
+        response = api.get(f"/api/v1/notifications/jobs/{job.pk}/deliveries/")
+        assert response.status_code == 200, response.content
+        listed = response.json()
+        outcomes = {row["recipient"]: row["status"] for row in listed["results"]}
+        assert outcomes == {t: "failed" if t == refused else "sent" for t in teachers}
+        url = f"/api/v1/notifications/jobs/{job.pk}/deliveries/"
+        assert other_api.get(url).status_code == 404
 
         # Requeued, the job mails nobody again and still reports the refusal.
         requeue_job(job)

@@ -84,18 +84,31 @@ def test_registration_generates_the_secret_and_shows_it_once(admin_api, settings
     assert response.status_code == 400 and "events" in response.data
 
 
-def test_webhooks_are_for_the_organisations_administrators(
-    api, admin_api, other_api, organisation, test_targets
+def test_members_see_webhooks_and_administrators_change_them(
+    api, user, other_api, organisation, test_targets
 ):
     endpoint = WebhookEndpoint.objects.create(
         organisation=organisation, url="http://127.0.0.1:9/x"
     )
-    assert other_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 403
-    Membership.objects.filter(organisation__slug="shelbyville").update(
-        role=Membership.Role.ADMIN
-    )
-    assert other_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 404
-    assert admin_api.get(f"/api/v1/webhooks/{endpoint.pk}/").status_code == 200
+    url = f"/api/v1/webhooks/{endpoint.pk}/"
+    # Another organisation's endpoint does not exist for its users.
+    for method in ("get", "patch", "put", "delete"):
+        assert getattr(other_api, method)(url, {}, format="json").status_code == 404
+    assert other_api.get(f"{url}deliveries/").status_code == 404
+
+    # A teacher sees it but may not change it.
+    assert api.get(url).status_code == 200
+    assert "secret" not in api.get(url).data
+    assert api.patch(url, {"active": False}, format="json").status_code == 403
+    assert api.delete(url).status_code == 403
+    response = api.post("/api/v1/webhooks/", {"url": "http://127.0.0.1:9/y"})
+    assert response.status_code == 403
+    assert WebhookEndpoint.objects.filter(active=True).count() == 1
+
+    Membership.objects.filter(user=user).update(role=Membership.Role.ADMIN)
+    assert api.patch(url, {"active": False}, format="json").status_code == 200
+    assert api.delete(url).status_code == 204
+    assert not WebhookEndpoint.objects.exists()
 
 
 def test_signature_verification_rejects_tampering_and_old_timestamps(settings):
@@ -152,6 +165,28 @@ def test_job_end_is_delivered_signed_with_retries(
     assert call["event_id"] == str(delivery.pk) == call["payload"]["id"]
     assert call["payload"]["job"]["id"] == str(job.pk)
     assert not WebhookDelivery.objects.filter(endpoint=failed_only).exists()
+
+
+@pytest.mark.integration
+def test_failed_job_reaches_the_endpoints_that_want_failures(
+    organisation, worker_factory, test_targets
+):
+    with WebhookReceiver() as receiver:
+        failed_only = WebhookEndpoint.objects.create(
+            organisation=organisation, url=receiver.url, events=["job.failed"]
+        )
+        receiver.secret = failed_only.secret
+        worker_factory(env=WORKER_ENV, queues=["default", "emails"])
+        ok = wait_for_job(run_probe(organisation).pk)
+        failed = wait_for_job(run_probe(organisation, fail=True).pk)
+        assert failed.status == Job.Status.FAILED
+        wait_for(lambda: receiver.accepted, message="the failure event")
+        time.sleep(1)  # a wrongly sent success event would have arrived too
+
+    assert [call["event"] for call in receiver.accepted] == ["job.failed"]
+    payload = receiver.accepted[0]["payload"]["job"]
+    assert payload["id"] == str(failed.pk) and payload["error"]
+    assert not WebhookDelivery.objects.filter(job=ok).exists()
 
 
 @pytest.mark.integration
@@ -217,3 +252,74 @@ def test_refused_and_unreachable_deliveries_are_recorded(
     assert delivery.endpoint == gone
     assert delivery.status == WebhookDelivery.Status.FAILED
     assert delivery.attempts == 2 and "Gave up" in delivery.error
+
+
+def test_https_delivery_verifies_the_certificate(tmp_path, test_targets):
+    import ssl
+    import subprocess
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append((self.headers["Host"], self.headers["X-DreamSeed-Event"]))
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/hook"
+    try:
+        trusting = ssl.create_default_context(cafile=str(cert))
+        code, _ = webhooks.post(
+            url,
+            {"id": "1"},
+            secret="k",
+            event="job.succeeded",
+            event_id="1",
+            ssl_context=trusting,
+        )
+        assert code == 204
+        assert received == [(url.split("/")[2], "job.succeeded")]
+
+        # An untrusted certificate is an error (retried), never ignored.
+        with pytest.raises(ssl.SSLError):
+            webhooks.post(
+                url, {"id": "2"}, secret="k", event="job.failed", event_id="2"
+            )
+        assert len(received) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
