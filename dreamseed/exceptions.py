@@ -6,9 +6,17 @@ class DreamSeedError(Exception):
 
 
 class PermanentJobError(DreamSeedError):
-    """The job cannot succeed as asked: retrying would fail the same way."""
+    """The job cannot succeed as asked: retrying would fail the same way.
+
+    ``result`` (JSON-safe) is stored with the failure, for outcomes that are
+    partly done, such as a batch of e-mails some recipients refused.
+    """
 
     code = "permanent_error"
+
+    def __init__(self, message, *, result=None):
+        super().__init__(message)
+        self.result = result
 
 
 class TransientJobError(DreamSeedError):

@@ -417,6 +417,7 @@ def run_job(task, job_id, handler):
             claimant=job.claimed_by,
             error=str(exc),
             code=exc.code,
+            result=exc.result,
         )
         return {"job": str(job.pk), "status": "failed"}
     except TRANSIENT_ERRORS as exc:

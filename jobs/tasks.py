@@ -69,8 +69,14 @@ def cleanup():
 
     for app_config in apps.get_app_configs():
         hook = getattr(app_config, "cleanup_expired", None)
-        if hook is not None:
+        if hook is None:
+            continue
+        # One app's failure must not stop the others' clean-up.
+        try:
             counts.update(hook(now))
+        except Exception:
+            logger.exception("clean-up of %s failed", app_config.label)
+            counts[f"{app_config.label}_failed"] = 1
     logger.info("clean-up done: %s", counts)
     return counts
 

@@ -115,8 +115,6 @@ def send_job_emails(job, progress=None):
             f"{counts['pending']} recipients temporarily refused; retrying them"
         )
     if counts["failed"]:
-        # The runner keeps a result already on the row when a job fails.
-        Job.objects.filter(pk=job.pk).update(result=result)
         reasons = list(
             EmailDelivery.objects.filter(job=job, status=EmailDelivery.Status.FAILED)
             .order_by("recipient")
@@ -125,7 +123,8 @@ def send_job_emails(job, progress=None):
         detail = "; ".join(f"{address}: {reason}" for address, reason in reasons)
         raise RecipientsFailed(
             f"{counts['failed']} of {len(recipients)} recipients failed "
-            f"({counts['sent']} sent). {detail}"
+            f"({counts['sent']} sent). {detail}",
+            result=result,
         )
     return result
 

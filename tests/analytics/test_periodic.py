@@ -161,3 +161,27 @@ def test_local_time_schedule_fires_at_local_wall_clock_across_dst(
     assert schedule.is_due(last_run).is_due
     # Having run, it is not due again that day (fires once per local day).
     assert not schedule.is_due(expected).is_due
+
+
+def test_one_failing_cleanup_hook_does_not_stop_the_others(db, monkeypatch):
+    from datetime import timedelta
+
+    from django.apps import apps
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from jobs import tasks as job_tasks
+
+    exports_config = apps.get_app_config("exports")
+
+    def broken(now):
+        raise RuntimeError("storage unreachable")
+
+    monkeypatch.setattr(exports_config, "cleanup_expired", broken, raising=False)
+    Session.objects.create(
+        session_key="expired", session_data="", expire_date=timezone.now() - timedelta(1)
+    )
+    counts = job_tasks.cleanup()
+    assert counts["exports_failed"] == 1
+    assert counts["sessions"] == 1
+    assert not Session.objects.filter(session_key="expired").exists()

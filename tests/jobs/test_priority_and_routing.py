@@ -99,11 +99,13 @@ def test_task_results_record_name_arguments_and_worker(organisation, worker):
 
     job = wait_for_job(submit_probe(organisation).pk)
     assert job.status == Job.Status.SUCCEEDED
+    # The job row is finished before Celery writes its result: wait for it.
     result = wait_for(
-        lambda: TaskResult.objects.filter(task_id=job.celery_task_id).first(),
-        message="the task result row",
+        lambda: TaskResult.objects.filter(
+            task_id=job.celery_task_id, status="SUCCESS"
+        ).first(),
+        message="the task's SUCCESS result row",
     )
-    assert result.status == "SUCCESS"
     assert result.task_name == "dreamseed.jobs.probe"
     assert str(job.pk) in result.task_args
     assert result.worker and result.worker.startswith("test-")
