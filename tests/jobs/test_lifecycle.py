@@ -51,9 +51,17 @@ def test_sweeper_republishes_jobs_lost_in_a_flushed_broker(
     worker_factory(concurrency=2)
     with pytest.raises(AssertionError):
         wait_for_job(jobs[0].pk, timeout=2)
-    assert services.sweep() == 0, "too early: the jobs were just published"
+    # Sweep at times relative to the publication, not the wall clock: a slow
+    # worker start must not make "too early" late.
+    published = max(
+        Job.objects.filter(pk__in=[j.pk for j in jobs]).values_list(
+            "published_at", flat=True
+        )
+    )
+    early = published + timedelta(seconds=1)
+    assert services.sweep(now=early) == 0, "too early: the jobs were just published"
 
-    later = timezone.now() + timedelta(seconds=6)
+    later = published + timedelta(seconds=6)
     assert services.sweep(now=later) == 3
     for job in jobs:
         job = wait_for_job(job.pk)
