@@ -91,9 +91,9 @@ __all__ = ["JointMLE"]
 #: value only appears for near-extreme patterns and has no practical meaning.
 THETA_BOUND = 10.0
 
-#: Step halvings tried before a person or item keeps its old value; 2**-30
+#: Step halvings tried before a person or item keeps its old value; 2**-20
 #: of a step is below any tolerance in use.
-MAX_HALVINGS = 30
+MAX_HALVINGS = 20
 
 
 def _slack(value):
@@ -468,6 +468,7 @@ class JointMLE(EstimatorBase):
             )
             da = cov_aa * g_a + cov_ac * g_c
             dc = cov_ac * g_a + cov_cc * g_c
+            da, dc = self._active_bounds(a, c, da, dc, g_a, g_c, h_aa, h_ac, h_cc)
             a, c = self._item_line_search(data_ll, theta, a, c, da, dc, free)
         else:
             # Intercepts first, then the common slope: two monotone sub-steps.
@@ -481,6 +482,38 @@ class JointMLE(EstimatorBase):
                 data_ll, theta, a, c, da, np.zeros_like(c), free, common=True
             )
         return a, c, data_ll.total_value
+
+    def _active_bounds(self, a, c, da, dc, g_a, g_c, h_aa, h_ac, h_cc):
+        """Newton steps along the bound for items that the full step pushes out.
+
+        Projecting the full step of such an item on the bounds can give a
+        direction in which its likelihood falls however short the step
+        (measured: an item at the upper discrimination bound then used up
+        every halving, each a pass over all answered cells, in every
+        iteration). Along an active bound the problem is one-dimensional:
+        in ``c`` with ``a`` fixed, or in ``a`` with the difficulty fixed.
+        """
+        low, high = self.a_bounds
+        on_a = ((a >= high * (1 - 1e-9)) & (da > 0)) | (
+            (a <= low * (1 + 1e-9)) & (da < 0)
+        )
+        da = np.where(on_a, 0.0, da)
+        dc = np.where(on_a, g_c / np.maximum(h_cc, 1e-12), dc)
+
+        b = -c / a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b_full = -(c + dc) / (a + da)
+        limit = self.b_bound * (1 - 1e-9)
+        on_b = ~on_a & (np.abs(b) >= limit) & (b * b_full > 0)
+        on_b &= np.abs(b_full) > np.abs(b)
+        b0 = np.sign(b) * self.b_bound
+        # logit = a (theta - b0): score and information of ``a`` alone.
+        g_line = g_a - b0 * g_c
+        h_line = h_aa - 2.0 * b0 * h_ac + b0 * b0 * h_cc
+        da_line = g_line / np.maximum(h_line, 1e-12)
+        da = np.where(on_b, da_line, da)
+        dc = np.where(on_b, -b0 * da_line, dc)
+        return da, dc
 
     def _item_line_search(self, data_ll, theta, a, c, da, dc, free, common=False):
         """Halve each item's step until its likelihood term does not drop."""
