@@ -95,6 +95,9 @@ THETA_BOUND = 10.0
 #: of a step is below any tolerance in use.
 MAX_HALVINGS = 20
 
+#: Persons per block of dense cells (4,096 x 200 float64 cells are 6.5 MB).
+BLOCK_ROWS = 4096
+
 
 def _slack(value):
     """Rounding allowance when comparing log-likelihood terms."""
@@ -114,30 +117,38 @@ class _CellLikelihood:
         self.data = data
         self.weight_cell = weight_cell
 
+    def _blocks(self, theta):
+        """Yield ``(rows, block, theta, weight)`` for each block of persons.
+
+        Dense data is cut into row blocks so that the dozen passes over the
+        cells work in cache: on 100,000 x 200 this made an evaluation about
+        twice as fast. Sparse data is one block (its cells are already
+        compact and bincount needs no temporaries per person).
+        """
+        data = self.data
+        if data.is_sparse:
+            yield slice(None), data, theta, self.weight_cell
+            return
+        for rows, block in data.row_blocks(BLOCK_ROWS):
+            yield rows, block, theta[rows], self.weight_cell[rows]
+
     def evaluate(self, theta, a, c):
         data = self.data
-        y = data.cell_y()
         self.a_cell = data.cell_item(a)
-        z = self.a_cell * data.cell_person(theta)
-        z += data.cell_item(c)
-        # Both P and log(1 + exp z) come from e = exp(-|z|), which cannot
-        # overflow; this is about three times faster than np.logaddexp and
-        # a separate logistic function on a million cells.
-        e = np.abs(z)
-        np.negative(e, out=e)
-        np.exp(e, out=e)
-        p = np.where(z >= 0.0, 1.0, e)
-        p /= 1.0 + e
-        self.p = p
-        # log L = y z - log(1 + exp z) = y z - max(z, 0) - log(1 + e).
-        np.log1p(e, out=e)
-        ll = y * z
-        ll -= np.maximum(z, 0.0, out=z)
-        ll -= e
-        del z, e
-        self.per_person = data.sum_over_items(ll)
-        ll *= self.weight_cell
-        self.per_item = data.sum_over_persons(ll)
+        if data.is_sparse:
+            self.p = None
+        else:
+            self.p = np.empty(data.cell_y().shape)
+        self.per_person = np.empty(data.n_persons)
+        self.per_item = np.zeros(data.n_items)
+        for rows, block, theta_b, weight_b in self._blocks(theta):
+            p, per_person, per_item = _cell_terms(block, theta_b, a, c, weight_b)
+            if self.p is None:
+                self.p = p
+            else:
+                self.p[rows] = p
+            self.per_person[rows] = per_person
+            self.per_item += per_item
         self.total_value = float(self.per_item.sum())
         return self
 
@@ -146,18 +157,46 @@ class _CellLikelihood:
 
     def item_info(self, theta):
         """Score and information of every item at the last point evaluated."""
-        data = self.data
-        p = self.p
-        resid = (data.cell_y() - p) * self.weight_cell
-        pq = p * (1.0 - p) * self.weight_cell
-        th = data.cell_person(theta)
-        g_a = data.sum_over_persons(resid * th)
-        g_c = data.sum_over_persons(resid)
-        h_cc = data.sum_over_persons(pq)
-        pq_th = pq * th
-        h_ac = data.sum_over_persons(pq_th)
-        h_aa = data.sum_over_persons(pq_th * th)
+        sums = np.zeros((5, self.data.n_items))
+        for rows, block, theta_b, weight_b in self._blocks(theta):
+            p = self.p if self.data.is_sparse else self.p[rows]
+            resid = (block.cell_y() - p) * weight_b
+            pq = p * (1.0 - p)
+            pq *= weight_b
+            th = block.cell_person(theta_b)
+            sums[0] += block.sum_over_persons(resid)
+            resid *= th
+            sums[1] += block.sum_over_persons(resid)
+            sums[2] += block.sum_over_persons(pq)
+            pq *= th
+            sums[3] += block.sum_over_persons(pq)
+            pq *= th
+            sums[4] += block.sum_over_persons(pq)
+        g_c, g_a, h_cc, h_ac, h_aa = sums
         return g_a, g_c, h_aa, h_ac, h_cc
+
+
+def _cell_terms(data, theta, a, c, weight):
+    """Probabilities of the cells, person terms and weighted item terms."""
+    y = data.cell_y()
+    z = data.cell_item(a) * data.cell_person(theta)
+    z += data.cell_item(c)
+    # Both P and log(1 + exp z) come from e = exp(-|z|), which cannot
+    # overflow; this is about three times faster than np.logaddexp and a
+    # separate logistic function on a million cells.
+    e = np.abs(z)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    p = np.where(z >= 0.0, 1.0, e)
+    p /= 1.0 + e
+    # log L = y z - log(1 + exp z) = y z - max(z, 0) - log(1 + e).
+    np.log1p(e, out=e)
+    ll = y * z
+    ll -= np.maximum(z, 0.0, out=z)
+    ll -= e
+    per_person = data.sum_over_items(ll)
+    ll *= weight
+    return p, per_person, data.sum_over_persons(ll)
 
 
 class JointMLE(EstimatorBase):
