@@ -54,17 +54,18 @@ at 20, 1.20-1.25 at 15 items measured on 1,000-2,000 persons here).
 With fewer items the 2PL joint likelihood often has no finite maximum at
 all: every response pattern gets its own ability, and the patterns can be
 ordered so that one item's answers are separated perfectly, after which the
-likelihood keeps rising as that discrimination grows. On simulated 2,000 x
-10, 2,000 x 8 and 2,000 x 5 data this happened for every seed tried, and on
-the 5-item LSAT-7 demo bank (30 non-extreme patterns) an unbounded
-monotone ascent drove item 3's discrimination past 1e8 within 20
-iterations -- a lognormal(0, 0.5) prior
-on discrimination, with or without a N(0, 1) prior on ability, still left
-it above 200. The fit then climbs until a free discrimination reaches the
-upper bound, reports ``converged=False`` with
-``convergence["no_finite_maximum"] = True`` and warns. The 1PL, whose
-single common slope cannot single out one item, converged on LSAT-7 in
-five iterations. For short, sparse or adaptive tests use
+likelihood keeps rising as that discrimination grows. This happened for
+every seed tried on simulated 2,000 x 10, 2,000 x 8 and 2,000 x 5 data, and
+on 1,000,000 x 1,000 with 20 random items per person (one item reached the
+bound). The 5-item LSAT-7 demo bank (30 non-extreme patterns) is an extreme
+case: an unbounded monotone ascent drove item 3's discrimination past 1e8
+within 20 iterations, and a lognormal(0, 0.5) prior on discrimination, with
+or without a N(0, 1) prior on ability, still left it above 200. The fit
+then climbs until a free discrimination reaches the upper bound, stops when
+the likelihood levels off, reports ``converged=False`` with
+``convergence["no_finite_maximum"] = True`` and warns. The 1PL, whose single
+common slope cannot single out one item, converged on LSAT-7 in five
+iterations. For short, sparse or adaptive tests use
 :class:`~calibration.irt.MarginalMLE`.
 """
 
