@@ -9,9 +9,11 @@ nodes on [-5, 5]; on this kind of data 41 nodes gave the same estimates as
 
 * E-step: for every person the log-likelihood at each node,
   ``log L[p, q] = sum over answered items of log P_i(y | theta_q)``, is
-  computed as two products of the (sparse or dense) response data with
-  ``(n_items, n_quad)`` tables; only answered cells contribute, so missing
-  data needs no special treatment and sparse data is never densified. The
+  computed as a product of the (sparse or dense) response data with the
+  ``(n_items, n_quad)`` tables (one sparse product over a matrix whose
+  columns split right and wrong answers); only answered cells contribute,
+  so missing data needs no special treatment and sparse data is never
+  densified. The
   posterior over the nodes gives the expected number of respondents ``n``
   and of correct answers ``r`` for every item at every node.
 * M-step: a few vectorised Newton steps over all items at once maximise the
