@@ -12,6 +12,7 @@ from calibration.irt import (
     IRTInputError,
     JointMLE,
     MarginalMLE,
+    ResponseMatrix,
 )
 from calibration.irt.datasets import load_lsat7
 
@@ -292,3 +293,25 @@ def test_jmle_2pl_ten_items_runs_to_bound_without_cycling(seed):
     with pytest.warns(ConvergenceWarning, match="no finite maximum"):
         result = JointMLE().fit(x).result_
     assert non_decreasing(result.convergence["log_likelihood_history"])
+
+
+def test_mml_squarem_never_lowers_the_marginal_likelihood():
+    x, _ = extreme_short_test()
+    lls = []
+    MarginalMLE().fit(x, progress=lambda i, m, info: lls.append(info["log_likelihood"]))
+    assert non_decreasing(lls)
+
+
+def test_mml_sparse_storage_matches_dense():
+    x, _, _, _ = simulate_2pl(3000, 30, seed=2)
+    rng = np.random.default_rng(2)
+    x[rng.random(x.shape) < 0.4] = np.nan
+    rows, cols = np.nonzero(~np.isnan(x))
+    sparse = ResponseMatrix.from_triplets(
+        rows, cols, x[rows, cols], n_persons=3000, n_items=30
+    )
+    dense = MarginalMLE().fit(x).result_
+    split = MarginalMLE().fit(sparse).result_
+    np.testing.assert_allclose(split.discrimination, dense.discrimination, atol=1e-8)
+    np.testing.assert_allclose(split.difficulty, dense.difficulty, atol=1e-8)
+    assert split.log_likelihood == pytest.approx(dense.log_likelihood, abs=1e-6)
