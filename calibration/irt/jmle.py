@@ -62,7 +62,8 @@ case: an unbounded monotone ascent drove item 3's discrimination past 1e8
 within 20 iterations, and a lognormal(0, 0.5) prior on discrimination, with
 or without a N(0, 1) prior on ability, still left it above 200. The fit
 then climbs until a free discrimination reaches the upper bound, stops when
-the likelihood levels off, reports ``converged=False`` with
+the likelihood levels off or at ``max_iter`` (LSAT-7: 200 iterations,
+0.6 s), reports ``converged=False`` with
 ``convergence["no_finite_maximum"] = True`` and warns. The 1PL, whose single
 common slope cannot single out one item, converged on LSAT-7 in five
 iterations. For short, sparse or adaptive tests use
@@ -399,6 +400,10 @@ class JointMLE(EstimatorBase):
             if rel_ll < self.ll_tol and np.any(free & (a >= a_high)):
                 break
 
+        # TODO: rescaling can carry a difficulty beyond ``b_bound`` during the
+        # fit (only items already on a bound, in fits without a finite
+        # maximum); clipping it here lowers the reported log-likelihood below
+        # the last value of the history (LSAT-7: -1494.6 against -1471).
         a, c, at_bound = self._apply_bounds(a, c)
         # Free items pinned at the upper discrimination bound mean that the
         # joint likelihood grows without limit (responses to the item can be
