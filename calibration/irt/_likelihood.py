@@ -83,8 +83,8 @@ def marginal_estep(data, a, c, nodes, log_prior):
     """Posterior of each person over the quadrature grid.
 
     ``log L[p, q]`` is the sum over person p's answered items of the item's
-    log-probability at node q, computed as two products with the
-    ``(n_items, n_quad)`` tables, so sparse data stays sparse.
+    log-probability at node q, computed as products of the response data
+    with the ``(n_items, n_quad)`` tables, so sparse data stays sparse.
 
     Parameters
     ----------
@@ -101,8 +101,7 @@ def marginal_estep(data, a, c, nodes, log_prior):
         Marginal log-likelihood ``sum_p log sum_q w_q L[p, q]``.
     """
     log_p, log_q = log_sigmoids(a[:, None] * nodes[None, :] + c[:, None])
-    log_post = data.correct_dot(log_p - log_q)
-    log_post += data.answered_dot(log_q)
+    log_post = data.loglik_dot(log_p, log_q)
     log_post += log_prior[None, :]
     top = log_post.max(axis=1)
     log_post -= top[:, None]
@@ -125,7 +124,7 @@ def expected_counts(data, posterior):
     -------
     r, n : ndarray, shape (n_items, n_quad)
     """
-    return data.correct_tdot(posterior), data.answered_tdot(posterior)
+    return data.count_tdot(posterior)
 
 
 def marginal_gradient(data, a, c, nodes, log_prior):

@@ -9,9 +9,11 @@ nodes on [-5, 5]; on this kind of data 41 nodes gave the same estimates as
 
 * E-step: for every person the log-likelihood at each node,
   ``log L[p, q] = sum over answered items of log P_i(y | theta_q)``, is
-  computed as two products of the (sparse or dense) response data with
-  ``(n_items, n_quad)`` tables; only answered cells contribute, so missing
-  data needs no special treatment and sparse data is never densified. The
+  computed as a product of the (sparse or dense) response data with the
+  ``(n_items, n_quad)`` tables (one sparse product over a matrix whose
+  columns split right and wrong answers); only answered cells contribute,
+  so missing data needs no special treatment and sparse data is never
+  densified. The
   posterior over the nodes gives the expected number of respondents ``n``
   and of correct answers ``r`` for every item at every node.
 * M-step: a few vectorised Newton steps over all items at once maximise the
@@ -53,6 +55,12 @@ from .result import (
 
 __all__ = ["MarginalMLE", "quadrature"]
 
+#: Largest SQUAREM step length at first, and its growth after a step that
+#: was accepted at the limit (the published scheme starts at 1; a step of 1
+#: only reproduces the second EM point, so the first try would be wasted).
+SQUAREM_FIRST_STEP = 4.0
+SQUAREM_STEP_GROWTH = 4.0
+
 
 def quadrature(n_quadrature, theta_range):
     """Return equally spaced nodes and normalised log N(0, 1) weights.
@@ -87,9 +95,9 @@ class MarginalMLE(EstimatorBase):
     m_steps : int, default 3
         Newton steps per M-step.
     accelerate : bool, default True
-        Extrapolate along the last two EM steps when that raises the
-        marginal likelihood (squared iterative method, guarded by a
-        likelihood check); fewer E-steps on slowly converging data.
+        After every two EM steps try the squared extrapolation (SQUAREM) of
+        the two steps, kept only when it does not lower the marginal
+        likelihood; fewer E-steps on slowly converging data.
     random_state : int, numpy Generator or None
         Accepted for a uniform estimator interface; the fit is deterministic.
     a_bounds : (float, float), default (0.05, 6.0)
@@ -185,35 +193,23 @@ class MarginalMLE(EstimatorBase):
         converged = False
         n_iter = 0
         max_change = np.inf
-        history = []
+        # SQUAREM: after two EM steps x0 -> x1 -> x2, try the point
+        # x0 + 2 s r + s^2 v (r = x1 - x0, v = x2 - 2 x1 + x0) that removes
+        # the slowest linear component of EM's convergence, and keep it only
+        # if its marginal likelihood is at least that of x2.
+        cycle = [(a, c)]
+        step_max = SQUAREM_FIRST_STEP
         for n_iter in range(1, max_iter + 1):
             a_new, c_new = self._em_update(data, a, c, nodes, posterior)
             a_new, c_new, at_bound = self._apply_bounds(a_new, c_new)
-            history.append((a_new - a, c_new - c))
-            a_prev, c_prev = a, c
-            a, c = a_new, c_new
-            posterior_new, loglik_new = marginal_estep(data, a, c, nodes, log_prior)
-
-            if self.accelerate and len(history) >= 2 and n_iter % 3 == 0:
-                a, c, posterior_new, loglik_new, at_bound = self._extrapolate(
-                    data,
-                    a,
-                    c,
-                    history,
-                    nodes,
-                    log_prior,
-                    posterior_new,
-                    loglik_new,
-                    at_bound,
-                )
-
             max_change = float(
                 max(
-                    np.max(np.abs(a - a_prev)),
-                    np.max(np.abs(-c / a + c_prev / a_prev)),
+                    np.max(np.abs(a_new - a)),
+                    np.max(np.abs(-c_new / a_new + c / a)),
                 )
             )
-            posterior, loglik = posterior_new, loglik_new
+            a, c = a_new, c_new
+            posterior, loglik = marginal_estep(data, a, c, nodes, log_prior)
             if progress is not None:
                 progress(
                     n_iter,
@@ -223,6 +219,21 @@ class MarginalMLE(EstimatorBase):
             if max_change < self.tol:
                 converged = True
                 break
+
+            cycle.append((a, c))
+            if len(cycle) < 3:
+                continue
+            if self.accelerate:
+                accepted, step = self._squarem(
+                    data, cycle, step_max, nodes, log_prior, loglik
+                )
+                if accepted is not None:
+                    a, c, posterior, loglik, at_bound = accepted
+                    if step >= step_max:
+                        step_max *= SQUAREM_STEP_GROWTH
+                else:
+                    step_max = max(SQUAREM_FIRST_STEP, step_max / SQUAREM_STEP_GROWTH)
+            cycle = [(a, c)]
 
         if not converged:
             warnings.warn(
@@ -288,23 +299,27 @@ class MarginalMLE(EstimatorBase):
             c = c + dc
         return a, c
 
-    def _extrapolate(
-        self, data, a, c, history, nodes, log_prior, posterior, loglik, at_bound
-    ):
-        """Try a longer step along the recent EM direction; keep it if better."""
-        r_a, r_c = history[-2]
-        v_a = history[-1][0] - r_a
-        v_c = history[-1][1] - r_c
-        norm_r = np.sqrt(np.sum(r_a * r_a) + np.sum(r_c * r_c))
-        norm_v = np.sqrt(np.sum(v_a * v_a) + np.sum(v_c * v_c))
+    def _squarem(self, data, cycle, step_max, nodes, log_prior, loglik):
+        """Try the squared extrapolation of one EM cycle.
+
+        Returns ``((a, c, posterior, loglik, at_bound), step)`` when the
+        extrapolated point has a marginal likelihood at least ``loglik``
+        (that of the cycle's last EM point), else ``(None, step)``.
+        """
+        (a0, c0), (a1, c1), (a2, c2) = cycle
+        r = np.concatenate([a1 - a0, c1 - c0])
+        v = np.concatenate([a2 - a1, c2 - c1]) - r
+        norm_v = np.sqrt(np.dot(v, v))
         if not norm_v > 0:
-            return a, c, posterior, loglik, at_bound
-        alpha = min(norm_r / norm_v, 4.0)
-        a_try = a + alpha * history[-1][0]
-        c_try = c + alpha * history[-1][1]
-        a_try, c_try, bound_try = self._apply_bounds(a_try, c_try)
+            return None, 0.0
+        step = min(np.sqrt(np.dot(r, r)) / norm_v, step_max)
+        # A step of 1 gives back x2 itself.
+        if not step > 1.0:
+            return None, step
+        n_items = len(a0)
+        x = np.concatenate([a0, c0]) + 2.0 * step * r + step * step * v
+        a_try, c_try, bound_try = self._apply_bounds(x[:n_items], x[n_items:])
         post_try, ll_try = marginal_estep(data, a_try, c_try, nodes, log_prior)
-        if ll_try > loglik:
-            history.clear()
-            return a_try, c_try, post_try, ll_try, bound_try
-        return a, c, posterior, loglik, at_bound
+        if ll_try >= loglik:
+            return (a_try, c_try, post_try, ll_try, bound_try), step
+        return None, step

@@ -12,6 +12,7 @@ from calibration.irt import (
     IRTInputError,
     JointMLE,
     MarginalMLE,
+    ResponseMatrix,
 )
 from calibration.irt.datasets import load_lsat7
 
@@ -232,3 +233,85 @@ def test_jmle_needs_non_extreme_persons():
     x[10:] = 1.0
     with pytest.raises(IRTInputError, match="neither zero nor perfect"):
         JointMLE().fit(x)
+
+
+def non_decreasing(history, rel=1e-10):
+    history = np.asarray(history)
+    return np.all(np.diff(history) >= -rel * np.abs(history[1:]))
+
+
+def test_jmle_2pl_on_lsat7_is_monotone_and_reports_no_finite_maximum():
+    # With five items the abilities of the 30 non-extreme response patterns
+    # can be ordered so that one item's answers are separated perfectly: the
+    # joint likelihood then grows without limit as that discrimination grows
+    # (an unconstrained optimiser reached a = 1e8 on item 3), so there is no
+    # JMLE to converge to. The fit must climb monotonically, stop at the
+    # bound and say so, instead of cycling.
+    with pytest.warns(ConvergenceWarning, match="no finite maximum"):
+        result = JointMLE().fit(load_lsat7()).result_
+    assert not result.converged
+    assert result.convergence["no_finite_maximum"]
+    assert non_decreasing(result.convergence["log_likelihood_history"])
+    assert "bound_reached" in result.item_diagnostics["flag"][2]
+    assert all_finite(result)
+
+
+def test_jmle_1pl_on_lsat7_converges_monotonically():
+    result = JointMLE(model="1pl").fit(load_lsat7()).result_
+    assert result.converged
+    assert non_decreasing(result.convergence["log_likelihood_history"])
+    assert 0.3 < result.discrimination[0] < 3.0
+    assert np.all(np.abs(result.difficulty) < 4.0)
+    # Same ordering of difficulty as mirt's MML.
+    np.testing.assert_array_equal(
+        np.argsort(result.difficulty), np.argsort(MIRT_LSAT7_B)
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jmle_2pl_short_test_converges_monotonically(seed):
+    # 2,000 persons x 15 items: the shortest test of a 10/15/20/30/50 scan on
+    # which the 2PL joint likelihood had a finite maximum for every seed.
+    x, a, b, _ = simulate_2pl(2000, 15, seed=seed)
+    infos = []
+    est = JointMLE().fit(x, progress=lambda *args: infos.append(args[2]))
+    result = est.result_
+    assert result.converged
+    history = result.convergence["log_likelihood_history"]
+    assert non_decreasing(history)
+    assert history[1:] == [info["log_likelihood"] for info in infos]
+    assert np.all((result.discrimination > 0.3) & (result.discrimination < 3.0))
+    assert np.all(np.abs(result.difficulty) < 4.0)
+    # The known inflation of JMLE, but the same ordering as the truth.
+    assert np.corrcoef(result.discrimination, a)[0, 1] > 0.8
+    assert rmse(result.difficulty, b) < 0.2
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_jmle_2pl_ten_items_runs_to_bound_without_cycling(seed):
+    x, _, _, _ = simulate_2pl(2000, 10, seed=seed)
+    with pytest.warns(ConvergenceWarning, match="no finite maximum"):
+        result = JointMLE().fit(x).result_
+    assert non_decreasing(result.convergence["log_likelihood_history"])
+
+
+def test_mml_squarem_never_lowers_the_marginal_likelihood():
+    x, _ = extreme_short_test()
+    lls = []
+    MarginalMLE().fit(x, progress=lambda i, m, info: lls.append(info["log_likelihood"]))
+    assert non_decreasing(lls)
+
+
+def test_mml_sparse_storage_matches_dense():
+    x, _, _, _ = simulate_2pl(3000, 30, seed=2)
+    rng = np.random.default_rng(2)
+    x[rng.random(x.shape) < 0.4] = np.nan
+    rows, cols = np.nonzero(~np.isnan(x))
+    sparse = ResponseMatrix.from_triplets(
+        rows, cols, x[rows, cols], n_persons=3000, n_items=30
+    )
+    dense = MarginalMLE().fit(x).result_
+    split = MarginalMLE().fit(sparse).result_
+    np.testing.assert_allclose(split.discrimination, dense.discrimination, atol=1e-8)
+    np.testing.assert_allclose(split.difficulty, dense.difficulty, atol=1e-8)
+    assert split.log_likelihood == pytest.approx(dense.log_likelihood, abs=1e-6)
