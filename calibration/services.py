@@ -289,12 +289,7 @@ def run_calibration(job, progress=None):
         if not result.converged:
             # Parameters that did not settle are kept for inspection, never
             # put in force: reports keep using the previous run.
-            raise CalibrationNotConverged(
-                f"The {options['method']} calibration did not converge in "
-                f"{result.n_iter} iterations; its estimates are kept for "
-                "inspection but not used. Raise max_iter, or use method 'mml' "
-                "for short or sparse tests."
-            )
+            raise CalibrationNotConverged(not_converged_message(options, result))
     except BaseException as exc:
         CalibrationRun.objects.filter(pk=run.pk).update(
             status=CalibrationRun.Status.FAILED,
@@ -320,6 +315,23 @@ def run_calibration(job, progress=None):
         "n_items": len(item_ids),
         "n_responses": int(len(correct)),
     }
+
+
+def not_converged_message(options, result):
+    """Say why a fit did not converge and what to do, for people."""
+    kept = "its estimates are kept for inspection but not used."
+    if (result.convergence or {}).get("no_finite_maximum"):
+        return (
+            f"The {options['method']} calibration has no finite maximum: with so "
+            "few items per person the joint likelihood keeps rising as an item's "
+            f"discrimination grows ({result.n_iter} iterations); {kept} Use "
+            "method 'mml', which suits short and sparse tests."
+        )
+    return (
+        f"The {options['method']} calibration did not converge in "
+        f"{result.n_iter} iterations; {kept} Raise max_iter, or use method "
+        "'mml' for short or sparse tests."
+    )
 
 
 def _store(run, result, student_ids, item_ids, n_responses, read_seconds):

@@ -24,7 +24,9 @@ class Command(BaseCommand):
         try:
             organisation = Organisation.objects.get(slug=options["organisation"])
         except Organisation.DoesNotExist:
-            raise CommandError(f"No organisation with slug {options['organisation']!r}.")
+            raise CommandError(
+                f"No organisation with slug {options['organisation']!r}."
+            )
         User = get_user_model()
         user, created = User.objects.get_or_create(
             username=options["username"], defaults={"email": options["email"]}

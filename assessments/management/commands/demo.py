@@ -30,8 +30,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--method",
             choices=["jmle", "mml"],
-            default=None,
-            help="Calibration method.",
+            default="mml",
+            help="Calibration method (default mml: with LSAT-7's five items the "
+            "2PL joint likelihood has no finite maximum, so jmle is refused).",
         )
         parser.add_argument(
             "--student",
@@ -64,6 +65,11 @@ class Command(BaseCommand):
             + (" (loaded now)" if created else " (already loaded)")
         )
 
+        if options["method"] == "mml":
+            self.stdout.write(
+                "Calibrating by marginal maximum likelihood: with five items per "
+                "person the 2PL joint likelihood (jmle) has no finite maximum."
+            )
         with transaction.atomic():
             job = submit_calibration(organisation, method=options["method"])
         job = wait_for_job(job.pk, timeout=options["timeout"], label="calibration")
