@@ -10,7 +10,7 @@ from the moment each request was due, so a stalled server is not hidden.
 
 Usage::
 
-    /work/venv/bin/python bench/bench_jobs.py [--jobs 2000] [--rate 200]
+    .venv/bin/python bench/bench_jobs.py [--jobs 2000] [--rate 200]
         [--seconds 20] [--skip-throughput] [--skip-api]
 
 It uses its own database (``dreamseed_jobs_bench`` unless BENCH_DATABASE_URL

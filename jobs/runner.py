@@ -332,43 +332,63 @@ class JobContext:
         return self._cancel_event.is_set()
 
 
-class Heartbeat(threading.Thread):
-    """Renew a running job's lease and notice cancellation, from a thread."""
+class Heartbeats:
+    """One thread per process renews the leases of the jobs the process runs.
 
-    def __init__(self, job_id, claimed_by, cancel_event):
-        super().__init__(name=f"heartbeat-{job_id}", daemon=True)
-        self.job_id = job_id
-        self.claimed_by = claimed_by
-        self.cancel_event = cancel_event
-        self.stopped = threading.Event()
+    A thread started and joined for every job cost about 0.7 ms a job, a
+    seventh of a no-op job's time; jobs now only register and unregister.
+    The thread also notices cancellation and sets the job's event.
+    """
 
-    def run(self):
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._jobs = {}  # job id -> (claimant, cancel event)
+        self._thread = None
+        self._pid = None
+
+    def add(self, job_id, claimed_by, cancel_event):
+        with self._lock:
+            self._jobs[job_id] = (claimed_by, cancel_event)
+            # A forked child inherits no threads: it starts its own.
+            if self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="job-heartbeats", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, job_id):
+        with self._lock:
+            self._jobs.pop(job_id, None)
+
+    def _run(self):
+        while True:
+            time.sleep(settings.JOBS_HEARTBEAT_SECONDS)
+            with self._lock:
+                jobs = dict(self._jobs)
+            if not jobs:
+                connection.close()  # no idle connection while nothing runs
+                continue
+            for job_id, (claimed_by, cancel_event) in jobs.items():
+                self._beat(job_id, claimed_by, cancel_event)
+
+    def _beat(self, job_id, claimed_by, cancel_event):
         try:
-            while not self.stopped.wait(settings.JOBS_HEARTBEAT_SECONDS):
-                try:
-                    now = timezone.now()
-                    Job.objects.filter(
-                        pk=self.job_id,
-                        status=Job.Status.RUNNING,
-                        claimed_by=self.claimed_by,
-                    ).update(
-                        heartbeat_at=now,
-                        lease_expires_at=now + timedelta(seconds=lease_seconds()),
-                    )
-                    if Job.objects.filter(
-                        pk=self.job_id, cancel_requested=True
-                    ).exists():
-                        self.cancel_event.set()
-                except DatabaseError:
-                    logger.warning(
-                        "job %s heartbeat failed", self.job_id, exc_info=True
-                    )
-        finally:
-            connection.close()
+            now = timezone.now()
+            Job.objects.filter(
+                pk=job_id, status=Job.Status.RUNNING, claimed_by=claimed_by
+            ).update(
+                heartbeat_at=now,
+                lease_expires_at=now + timedelta(seconds=lease_seconds()),
+            )
+            if Job.objects.filter(pk=job_id, cancel_requested=True).exists():
+                cancel_event.set()
+        except DatabaseError:
+            logger.warning("job %s heartbeat failed", job_id, exc_info=True)
+            connection.close()  # a fresh connection next time
 
-    def stop(self):
-        self.stopped.set()
-        self.join(timeout=5)
+
+HEARTBEATS = Heartbeats()
 
 
 def run_job(task, job_id, handler):
@@ -382,8 +402,7 @@ def run_job(task, job_id, handler):
         return {"job": str(job_id), "skipped": True}
 
     cancel_event = threading.Event()
-    heartbeat = Heartbeat(job.pk, job.claimed_by, cancel_event)
-    heartbeat.start()
+    HEARTBEATS.add(job.pk, job.claimed_by, cancel_event)
     try:
         result = handler(job, JobContext(job, cancel_event))
     except Retry:
@@ -433,7 +452,7 @@ def run_job(task, job_id, handler):
         )
         return {"job": str(job.pk), "status": "failed"}
     finally:
-        heartbeat.stop()
+        HEARTBEATS.remove(job.pk)
 
     finish(job, Job.Status.SUCCEEDED, claimant=job.claimed_by, result=result)
     return {"job": str(job.pk), "status": "succeeded"}

@@ -252,14 +252,20 @@ def queue_webhooks(job):
     event = EVENTS_BY_STATUS.get(job.status)
     if event is None:
         return []
-    endpoints = WebhookEndpoint.objects.filter(
-        organisation_id=job.organisation_id, active=True
-    )
+    # Read first: most organisations have no endpoint, and a transaction for
+    # nothing cost every job two round trips to the database.
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(
+            organisation_id=job.organisation_id, active=True
+        )
+        if endpoint.wants(event)
+    ]
+    if not endpoints:
+        return []
     created = []
     with transaction.atomic():
         for endpoint in endpoints:
-            if not endpoint.wants(event):
-                continue
             delivery = WebhookDelivery(endpoint=endpoint, job=job, event=event)
             delivery.payload = job_payload(job, event, delivery.pk)
             delivery.save()
