@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import uuid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -47,7 +48,9 @@ def submit_report(
     idempotency=None,
 ):
     """Record a report and its job; the job is published on commit."""
-    params = {}
+    # The report's id is chosen first so the job is written once, complete.
+    report_id = uuid.uuid4()
+    params = {"report": str(report_id)}
     if notify_email:
         params["notify_email"] = notify_email
     job = create_job(
@@ -59,15 +62,14 @@ def submit_report(
         parent=parent,
         **(idempotency or {}),
     )
-    report = Report.objects.create(
+    Report.objects.create(
+        id=report_id,
         organisation=organisation,
         student=student,
         assessment=assessment,
         report_type=report_type,
         job=job,
     )
-    job.params = {**params, "report": str(report.pk)}
-    job.save(update_fields=["params"])
     return job
 
 
