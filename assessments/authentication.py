@@ -15,9 +15,9 @@ class OrganisationTokenAuthentication(TokenAuthentication):
 
     def authenticate_credentials(self, key):
         try:
-            token = Token.objects.select_related(
-                "user__membership__organisation"
-            ).get(key=key)
+            token = Token.objects.select_related("user__membership__organisation").get(
+                key=key
+            )
         except Token.DoesNotExist:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:

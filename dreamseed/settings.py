@@ -208,8 +208,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "DreamSeed jobs API",
-    "DESCRIPTION": "Submit and track background work: reports, calibrations, "
-    "exports.",
+    "DESCRIPTION": "Submit and track background work: reports, calibrations, exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and its UI need a signed-in user, like every other endpoint.

@@ -48,7 +48,9 @@ def user(organisation):
 @pytest.fixture
 def api(user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}"
+    )
     return client
 
 
@@ -56,7 +58,9 @@ def api(user):
 def other_api(other_organisation):
     other = make_user(other_organisation, "intruder")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}")
+    client.credentials(
+        HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=other).key}"
+    )
     return client
 
 
@@ -101,10 +105,16 @@ class Worker:
             "-n",
             f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
         ]
-        self.log_path = Path(os.environ["DREAMSEED_VAR_DIR"]) / f"worker-{time.monotonic_ns()}.log"
+        self.log_path = (
+            Path(os.environ["DREAMSEED_VAR_DIR"]) / f"worker-{time.monotonic_ns()}.log"
+        )
         self.log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         self._wait_ready()
@@ -144,7 +154,9 @@ class Worker:
 
 def _test_database_url():
     db = settings.DATABASES["default"]
-    return f"postgres://{db['USER'] or 'postgres'}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return (
+        f"postgres://{db['USER'] or 'postgres'}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    )
 
 
 @pytest.fixture

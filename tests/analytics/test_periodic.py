@@ -179,7 +179,9 @@ def test_one_failing_cleanup_hook_does_not_stop_the_others(db, monkeypatch):
 
     monkeypatch.setattr(exports_config, "cleanup_expired", broken, raising=False)
     Session.objects.create(
-        session_key="expired", session_data="", expire_date=timezone.now() - timedelta(1)
+        session_key="expired",
+        session_data="",
+        expire_date=timezone.now() - timedelta(1),
     )
     counts = job_tasks.cleanup()
     assert counts["exports_failed"] == 1

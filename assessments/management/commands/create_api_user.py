@@ -37,7 +37,8 @@ class Command(BaseCommand):
         membership = Membership.objects.filter(user=user).first()
         if membership and membership.organisation_id != organisation.pk:
             raise CommandError(
-                f"{user.username!r} already belongs to {membership.organisation.slug!r}."
+                f"{user.username!r} already belongs to "
+                f"{membership.organisation.slug!r}."
             )
         Membership.objects.get_or_create(
             user=user, defaults={"organisation": organisation, "role": options["role"]}

@@ -20,7 +20,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("organisation", help="Organisation slug.")
         parser.add_argument("--count", type=int, default=1)
-        parser.add_argument("--seconds", type=float, default=0.0, help="Sleep per probe.")
+        parser.add_argument(
+            "--seconds", type=float, default=0.0, help="Sleep per probe."
+        )
         parser.add_argument("--priority", type=int, choices=range(10), default=None)
         parser.add_argument("--timeout", type=int, default=60)
 
@@ -32,7 +34,9 @@ class Command(BaseCommand):
         try:
             organisation = Organisation.objects.get(slug=options["organisation"])
         except Organisation.DoesNotExist:
-            raise CommandError(f"No organisation with slug {options['organisation']!r}.")
+            raise CommandError(
+                f"No organisation with slug {options['organisation']!r}."
+            )
 
         started = time.monotonic()
         with transaction.atomic():
@@ -58,8 +62,8 @@ class Command(BaseCommand):
         elapsed = time.monotonic() - started
         failed = list(jobs.exclude(status=Job.Status.SUCCEEDED).values("pk", "error"))
         self.stdout.write(
-            f"{len(ids) - len(failed)} of {len(ids)} probes succeeded in {elapsed:.1f} s "
-            f"({len(ids) / elapsed:.0f} jobs/s)"
+            f"{len(ids) - len(failed)} of {len(ids)} probes succeeded in "
+            f"{elapsed:.1f} s ({len(ids) / elapsed:.0f} jobs/s)"
         )
         if failed:
             for job in failed[:10]:
