@@ -3,6 +3,7 @@
 
     python3 run.py demo    # set up, then run the main job on the embedded default
     python3 run.py test    # set up, then run the test suite (PostgreSQL + Redis)
+    python3 run.py lint    # ruff: lint rules and formatting
 
 Set-up creates ``.venv`` beside this file and installs ``requirements.txt``
 into it (again only when that file changes).
@@ -83,10 +84,17 @@ def test(args):
     return subprocess.run(command, cwd=ROOT).returncode
 
 
+def lint(args):
+    ruff = [PYTHON, "-m", "ruff"]
+    checked = subprocess.run([*ruff, "check", "."], cwd=ROOT).returncode
+    formatted = subprocess.run([*ruff, "format", "--check", "."], cwd=ROOT).returncode
+    return checked or formatted
+
+
 def main():
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "lint": lint}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
-        sys.exit(f"usage: python3 {Path(__file__).name} demo|test [arguments]")
+        sys.exit(f"usage: python3 {Path(__file__).name} demo|test|lint [arguments]")
     ensure_environment()
     sys.exit(commands[sys.argv[1]](sys.argv[2:]))
 

@@ -147,7 +147,9 @@ def simulated_bank(n_persons=1000, n_items=20, seed=7):
         for i in range(n_persons)
         for j in range(n_items)
     )
-    return organisation, dict(zip([f"Q{j:02d}" for j in range(n_items)], a, strict=True))
+    return organisation, dict(
+        zip([f"Q{j:02d}" for j in range(n_items)], a, strict=True)
+    )
 
 
 @pytest.mark.integration
