@@ -151,6 +151,12 @@ class JobSubmissionView(APIView):
                 raise ValidationError(
                     {IDEMPOTENCY_HEADER: ["Must be 1 to 128 characters long."]}
                 )
+            # The key is stored as text: PostgreSQL refuses NUL, and no
+            # client needs other control characters in a key.
+            if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+                raise ValidationError(
+                    {IDEMPOTENCY_HEADER: ["Must not contain control characters."]}
+                )
             canonical = json.dumps(
                 {"path": request.path, "body": request.data},
                 sort_keys=True,
