@@ -177,6 +177,9 @@ if _cache_url:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": "dreamseed-cache",
+            # Fail fast when Redis is unreachable: the cache only throttles,
+            # and a request should not wait for it.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:
@@ -208,8 +211,7 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "DreamSeed jobs API",
-    "DESCRIPTION": "Submit and track background work: reports, calibrations, "
-    "exports.",
+    "DESCRIPTION": "Submit and track background work: reports, calibrations, exports.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and its UI need a signed-in user, like every other endpoint.

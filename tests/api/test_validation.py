@@ -291,3 +291,23 @@ def test_a_notify_email_longer_than_a_delivery_holds_is_a_field_error(
     response = api.post(SUBMIT, body, format="json")
     assert response.status_code == 400, response.content
     assert "notify_email" in response.json()
+
+
+DEAD_REDIS_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Nothing listens on port 1: every cache call is refused at once.
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+@override_settings(CACHES=DEAD_REDIS_CACHE)
+def test_a_submission_is_accepted_while_the_throttle_cache_is_down(
+    api, student, assessment
+):
+    # The cache is the broker's Redis in production: with it down the job is
+    # still recorded, and the sweeper publishes it once Redis is back.
+    response = api.post(SUBMIT, report_body(student, assessment), format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"
