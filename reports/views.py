@@ -89,7 +89,9 @@ def admin_report_pdf(request, pk):
         if not report.pdf:
             raise Http404("The report has no PDF.")
         return FileResponse(
-            report.pdf.open("rb"), content_type="application/pdf", as_attachment=True,
+            report.pdf.open("rb"),
+            content_type="application/pdf",
+            as_attachment=True,
             filename=f"report-{report.student.external_id}-{report.report_type}.pdf",
         )
 

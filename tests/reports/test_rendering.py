@@ -4,6 +4,7 @@ import json
 import multiprocessing
 import os
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -222,6 +223,55 @@ def test_forked_child_of_a_rendering_process_still_renders():
         child.join(timeout=10)
         if child.is_alive():
             child.kill()
+
+
+def _render_slowly(workdirs, pid_file):
+    data = make_report_data(n_items=1)
+    data["pid_file"] = str(pid_file)
+    render(FIXTURES / "slow.qmd", data, timeout_seconds=300, workdir_parent=workdirs)
+
+
+def test_folders_of_a_process_killed_mid_render_are_removed_later(tmp_path):
+    import signal
+    import tempfile
+
+    from reports.rendering import tempdirs
+
+    workdirs = tmp_path / "work"
+    workdirs.mkdir()
+    pid_file = tmp_path / "child.pid"
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_render_slowly, args=(workdirs, pid_file))
+    child.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the slow cell never started"
+            time.sleep(0.1)
+        # SIGKILL, as a worker's pool process may get: no finally block runs.
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(timeout=10)
+        left = [
+            path
+            for parent in (workdirs, Path(tempfile.gettempdir()))
+            for path in parent.glob(tempdirs.PREFIX + "*")
+            if tempdirs.owner_pid(path) == child.pid
+        ]
+        assert len(left) == 2, "a render folder and a kernel folder"
+
+        tempdirs._swept.clear()
+        render(
+            TEMPLATES / "summary.qmd",
+            make_report_data(n_items=1),
+            workdir_parent=workdirs,
+        )
+        assert not any(path.exists() for path in left)
+    finally:
+        if pid_file.exists() and pid_file.read_text():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 BOTH = ["comprehensive.qmd", "summary.qmd"]
