@@ -225,14 +225,18 @@ def test_forked_child_of_a_rendering_process_still_renders():
             child.kill()
 
 
-def _render_slowly(workdirs, pid_file):
-    data = make_report_data(n_items=1)
-    data["pid_file"] = str(pid_file)
-    render(FIXTURES / "slow.qmd", data, timeout_seconds=300, workdir_parent=workdirs)
+RENDER_SLOWLY = """
+import json, sys
+from reports.rendering import render_report
+data = json.loads(sys.argv[1])
+render_report(sys.argv[2], data, timeout_seconds=300, workdir_parent=sys.argv[3])
+"""
 
 
 def test_folders_of_a_process_killed_mid_render_are_removed_later(tmp_path):
     import signal
+    import subprocess
+    import sys
     import tempfile
 
     from reports.rendering import tempdirs
@@ -240,17 +244,29 @@ def test_folders_of_a_process_killed_mid_render_are_removed_later(tmp_path):
     workdirs = tmp_path / "work"
     workdirs.mkdir()
     pid_file = tmp_path / "child.pid"
-    context = multiprocessing.get_context("fork")
-    child = context.Process(target=_render_slowly, args=(workdirs, pid_file))
-    child.start()
+    data = make_report_data(n_items=1)
+    data["pid_file"] = str(pid_file)
+    # A separate process, as a worker's pool process is.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RENDER_SLOWLY,
+            json.dumps(data),
+            str(FIXTURES / "slow.qmd"),
+            str(workdirs),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while not pid_file.exists() or not pid_file.read_text():
+            assert child.poll() is None, "the rendering process ended early"
             assert time.monotonic() < deadline, "the slow cell never started"
             time.sleep(0.1)
         # SIGKILL, as a worker's pool process may get: no finally block runs.
-        os.kill(child.pid, signal.SIGKILL)
-        child.join(timeout=10)
+        child.kill()
+        child.wait(timeout=10)
         left = [
             path
             for parent in (workdirs, Path(tempfile.gettempdir()))
@@ -267,6 +283,7 @@ def test_folders_of_a_process_killed_mid_render_are_removed_later(tmp_path):
         )
         assert not any(path.exists() for path in left)
     finally:
+        child.kill()
         if pid_file.exists() and pid_file.read_text():
             try:
                 os.kill(int(pid_file.read_text()), signal.SIGKILL)
