@@ -5,11 +5,11 @@ from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from assessments.models import Student
 from assessments.permissions import organisation_of
+from jobs.pagination import CheckedCursorPagination
 from jobs.parsers import BodyTooLarge
 
 
@@ -31,7 +31,7 @@ class StudentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class StudentPagination(CursorPagination):
+class StudentPagination(CheckedCursorPagination):
     ordering = "external_id"
     page_size = 100
     page_size_query_param = "page_size"

@@ -177,6 +177,9 @@ if _cache_url:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": _cache_url,
             "KEY_PREFIX": "dreamseed-cache",
+            # Fail fast when Redis is unreachable: the cache only throttles,
+            # and a request should not wait for it.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
     }
 else:

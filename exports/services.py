@@ -78,7 +78,9 @@ def _day_start(day):
 def _in_range(queryset, field, date_from, date_to):
     if date_from:
         queryset = queryset.filter(**{f"{field}__gte": _day_start(date_from)})
-    if date_to:
+    # The day after the last representable date does not exist: such a range
+    # has no upper end.
+    if date_to and date_to < datetime.date.max:
         end = _day_start(date_to + timedelta(days=1))
         queryset = queryset.filter(**{f"{field}__lt": end})
     return queryset

@@ -4,6 +4,11 @@ from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 
+# No request of this API nests more than three levels. Deeper bodies are
+# refused so that nothing after parsing (hashing a body for its
+# Idempotency-Key, validation) walks hundreds of levels recursively.
+MAX_JSON_DEPTH = 32
+
 
 class BodyTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -20,6 +25,14 @@ class LimitedJSONParser(JSONParser):
     """
 
     def parse(self, stream, media_type=None, parser_context=None):
+        data = self._parse_limited(stream, media_type, parser_context)
+        if _depth_exceeds(data, MAX_JSON_DEPTH):
+            raise exceptions.ParseError(
+                f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
+            )
+        return data
+
+    def _parse_limited(self, stream, media_type, parser_context):
         request = (parser_context or {}).get("request")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if request is not None and limit is not None:
@@ -30,7 +43,31 @@ class LimitedJSONParser(JSONParser):
             if length > limit:
                 raise BodyTooLarge()
             stream = _LimitedStream(stream, limit)
-        return super().parse(stream, media_type, parser_context)
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            # json's decoder recurses once per level of nesting.
+            raise exceptions.ParseError(
+                f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
+            )
+
+
+def _depth_exceeds(data, limit):
+    """Whether lists and objects in ``data`` nest deeper than ``limit``.
+
+    Iterative, so the check itself cannot overflow the stack.
+    """
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            value = value.values()
+        elif not isinstance(value, list):
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in value)
+    return False
 
 
 class _LimitedStream:

@@ -481,8 +481,13 @@ def _retry_or_fail(task, job, exc):
         reason,
         countdown,
     )
-    # The database itself may be what failed: if this write fails too, the
-    # job stays running until its lease expires and the sweeper takes over.
+    # The database itself may be what failed. A connection the server closed
+    # stays closed for the rest of the task, so drop it and let the write
+    # below open a fresh one; if the database is really down, that write fails
+    # too and the job stays running until its lease expires and the sweeper
+    # takes over.
+    if isinstance(exc, OperationalError | InterfaceError):
+        connection.close_if_unusable_or_obsolete()
     Job.objects.filter(
         pk=job.pk, status=Job.Status.RUNNING, claimed_by=job.claimed_by
     ).update(

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import logging
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
@@ -18,6 +19,8 @@ from . import services
 from .models import Job
 from .serializers import JobSerializer
 
+logger = logging.getLogger(__name__)
+
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
@@ -32,6 +35,19 @@ class SubmissionThrottle(UserRateThrottle):
         from rest_framework.settings import api_settings
 
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request, view):
+        # The cache is the broker's Redis. Should it be down, the job can
+        # still be recorded (the sweeper publishes it later), so a throttle
+        # that cannot count lets the request through rather than fail it.
+        try:
+            return super().allow_request(request, view)
+        except Exception:
+            logger.warning(
+                "throttle cache unavailable; not throttling this request",
+                exc_info=True,
+            )
+            return True
 
 
 class OrganisationJobsMixin:
@@ -150,6 +166,12 @@ class JobSubmissionView(APIView):
             if not 1 <= len(key) <= 128:
                 raise ValidationError(
                     {IDEMPOTENCY_HEADER: ["Must be 1 to 128 characters long."]}
+                )
+            # The key is stored as text: PostgreSQL refuses NUL, and no
+            # client needs other control characters in a key.
+            if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+                raise ValidationError(
+                    {IDEMPOTENCY_HEADER: ["Must not contain control characters."]}
                 )
             canonical = json.dumps(
                 {"path": request.path, "body": request.data},

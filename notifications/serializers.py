@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from .models import EmailDelivery, WebhookDelivery, WebhookEndpoint
-from .services import organisation_recipients
+from .services import breaks_header, organisation_recipients
 from .webhooks import validate_webhook_url
 
 AUDIENCES = [
@@ -21,7 +21,7 @@ class BulkEmailSerializer(serializers.Serializer):
     )
 
     def validate_subject(self, value):
-        if "\n" in value or "\r" in value:
+        if breaks_header(value):
             raise serializers.ValidationError(
                 "The subject must be one line.", code="multiline"
             )

@@ -4,6 +4,7 @@ queueing and delivering webhooks when jobs end."""
 import logging
 import random
 import smtplib
+import unicodedata
 
 from django.conf import settings
 from django.core import mail
@@ -27,6 +28,25 @@ class RecipientsFailed(PermanentJobError):
 
 
 # --- E-mail -------------------------------------------------------------------
+
+
+def breaks_header(text):
+    """Whether ``text`` holds a character that would end or corrupt a header line.
+
+    Python's e-mail package splits header values wherever ``str.splitlines``
+    does (not only at CR and LF, but also at VT, FF, FS-RS, NEL and the
+    Unicode line and paragraph separators), and a header that seems to hold
+    another header fails to send.
+    """
+    return any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text)
+
+
+def one_line(text):
+    """``text`` with every character that ``breaks_header`` finds made a space."""
+    return "".join(
+        " " if unicodedata.category(char) in ("Cc", "Zl", "Zp") else char
+        for char in text
+    )
 
 
 def compose(job, recipient):
@@ -133,7 +153,8 @@ def _send_one(job, delivery, connection):
     """Send to one recipient over ``connection``; save and return its status."""
     subject, body = compose(job, delivery.recipient)
     message = mail.EmailMessage(
-        subject,
+        # Parts of a subject may come from imported data (a student's id).
+        one_line(subject),
         body,
         settings.DEFAULT_FROM_EMAIL,
         [delivery.recipient],

@@ -21,6 +21,8 @@ class ReportSubmitSerializer(serializers.Serializer):
     notify_email = serializers.EmailField(
         required=False,
         allow_blank=True,
+        # The longest address an EmailDelivery row (and RFC 5321) holds.
+        max_length=254,
         help_text="Send a 'report ready' e-mail here once the PDF exists.",
     )
 

@@ -4,13 +4,12 @@ import hashlib
 import json
 import logging
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from . import builtin, kernel, quarto
+from . import builtin, kernel, quarto, tempdirs
 from .exceptions import EngineUnavailable
 
 logger = logging.getLogger(__name__)
@@ -87,7 +86,10 @@ def render_report(
     except (TypeError, ValueError) as exc:
         raise TypeError(f"report data must be JSON-safe: {exc}") from None
 
-    workdir = Path(tempfile.mkdtemp(prefix="report-", dir=workdir_parent))
+    # A process that replaces a killed one cleans up what that one left.
+    tempdirs.remove_orphans_once()
+    tempdirs.remove_orphans_once(workdir_parent)
+    workdir = Path(tempdirs.make("render", workdir_parent))
     try:
         data_file = workdir / "data.json"
         data_file.write_text(payload, encoding="utf-8")

@@ -15,13 +15,13 @@ import os
 import queue
 import shutil
 import signal
-import tempfile
 import threading
 import time
 
 import psutil
 from jupyter_client import KernelManager
 
+from . import tempdirs
 from .exceptions import RenderError, RenderTimeout
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,8 @@ class WarmKernel:
         self.reports = 0
         # True while nothing of any report is left in the kernel.
         self.clean = False
-        self._dir = tempfile.mkdtemp(prefix="report-kernel-")
+        tempdirs.remove_orphans_once()
+        self._dir = tempdirs.make("kernel")
         home = os.path.join(self._dir, "home")
         os.mkdir(home)
         env = dict(os.environ)

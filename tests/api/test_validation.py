@@ -208,3 +208,106 @@ def test_submissions_are_throttled_per_user(api, other_api, student, assessment)
         assert other_api.post(CALIBRATE, {}, format="json").status_code == 202
         # Reading is not a submission.
         assert api.get("/api/v1/jobs/").status_code == 200
+
+
+def cursor_of(position):
+    import base64
+
+    return base64.b64encode(f"p={position}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("url", "position"),
+    [
+        # Jobs and reports are ordered by a date, students by text.
+        ("/api/v1/jobs/", "2026"),
+        ("/api/v1/jobs/", "x"),
+        ("/api/v1/jobs/", "\x00"),
+        ("/api/v1/reports/", "2026-13-01"),
+        ("/api/v1/reports/", "\x00"),
+        ("/api/v1/jobs/dead-letter/", "x"),
+        ("/api/v1/students/", "\x00"),
+        ("/api/v1/students/", "S-\x00"),
+        ("/api/v1/webhooks/", "x"),
+    ],
+)
+def test_a_cursor_with_a_position_of_the_wrong_kind_is_404(
+    api, probe_job, student, url, position
+):
+    response = api.get(url, {"cursor": cursor_of(position)})
+    assert response.status_code == 404, response.content
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_cursor_with_a_valid_position_still_pages(api, organisation, student):
+    from assessments.models import Student
+
+    Student.objects.create(organisation=organisation, external_id="S-002")
+    response = api.get("/api/v1/students/", {"cursor": cursor_of("S-001")})
+    assert response.status_code == 200
+    assert [s["external_id"] for s in response.json()["results"]] == ["S-002"]
+
+
+@pytest.mark.parametrize("depth", [900, 5000])
+def test_deeply_nested_json_is_400(api, depth):
+    response = post_raw(api, CALIBRATE, '{"a":' * depth + "1" + "}" * depth)
+    assert response.status_code == 400, response.content
+    assert response.json()["code"] == "parse_error"
+
+
+@pytest.mark.parametrize("key", ["\x00", "a\x00b", "tab\tkey", "line\x7f"])
+def test_an_idempotency_key_with_control_characters_is_400(
+    api, student, assessment, key
+):
+    response = api.post(
+        SUBMIT,
+        report_body(student, assessment),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+    assert response.status_code == 400, response.content
+    assert "Idempotency-Key" in response.json()
+
+
+def test_a_non_ascii_idempotency_key_is_kept(api, student, assessment):
+    # WSGI hands header bytes over as latin-1 text: UTF-8 bytes arrive as
+    # their latin-1 reading and must still work as a key.
+    key = "ключ-🙂".encode().decode("latin-1")
+    body = report_body(student, assessment)
+    first = api.post(SUBMIT, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    again = api.post(SUBMIT, body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert first.json()["id"] == again.json()["id"]
+
+
+def test_a_notify_email_longer_than_a_delivery_holds_is_a_field_error(
+    api, student, assessment
+):
+    from notifications.models import EmailDelivery
+
+    longest = EmailDelivery._meta.get_field("recipient").max_length
+    address = "a" * (longest - len("@example.org") + 1) + "@example.org"
+    body = report_body(student, assessment, notify_email=address)
+    response = api.post(SUBMIT, body, format="json")
+    assert response.status_code == 400, response.content
+    assert "notify_email" in response.json()
+
+
+DEAD_REDIS_CACHE = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        # Nothing listens on port 1: every cache call is refused at once.
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+}
+
+
+@override_settings(CACHES=DEAD_REDIS_CACHE)
+def test_a_submission_is_accepted_while_the_throttle_cache_is_down(
+    api, student, assessment
+):
+    # The cache is the broker's Redis in production: with it down the job is
+    # still recorded, and the sweeper publishes it once Redis is back.
+    response = api.post(SUBMIT, report_body(student, assessment), format="json")
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "queued"

@@ -298,3 +298,16 @@ def test_xlsx_continues_on_a_new_sheet_past_the_row_limit(
     sheets = [list(sheet.iter_rows(values_only=True)) for sheet in book.worksheets]
     assert [len(rows) - 1 for rows in sheets] == [5, 5, 5, 1]
     assert all(rows[0][0] == "student" for rows in sheets), "each sheet has a header"
+
+
+def test_the_widest_date_range_exports_everything(data, organisation):
+    export = make_export(
+        organisation,
+        "responses",
+        "csv",
+        date_from=datetime.date.min,
+        date_to=datetime.date.max,
+    )
+    result = services.write_export(export)
+    assert result["rows"] == 16
+    assert services.latest_run(export) == data["run"]

@@ -101,3 +101,38 @@ def test_probe_parameters_are_validated(params, message):
 
     with pytest.raises(PermanentJobError, match=message):
         probe_options(params)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_database_connection_was_killed_is_requeued_at_once(
+    organisation,
+):
+    from celery.exceptions import Retry
+    from django.db import OperationalError, connection, connections
+
+    job = queued(organisation)
+
+    class Task:
+        def retry(self, countdown, max_retries):
+            return Retry()
+
+    def handler(job, ctx):
+        # The server ends this process's connection (a restart, a failover,
+        # an administrator's pg_terminate_backend) while the job runs.
+        backend = connection.connection.info.backend_pid
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+        finally:
+            other.close()
+        with pytest.raises(OperationalError):
+            Job.objects.count()
+        Job.objects.count()
+
+    with pytest.raises(Retry):
+        runner.run_job(Task(), job.pk, handler)
+
+    # Requeued now, not left running until its lease expires.
+    job.refresh_from_db()
+    assert (job.status, job.error_code) == (Job.Status.QUEUED, "retrying")

@@ -218,3 +218,75 @@ def test_report_ready_email_end_to_end(organisation, api, worker_factory):
         assert smtp.handler.recipients == ["parent@home.example"]
         assert smtp.handler.messages[0]["subject"] == "Report ready: S-1"
         assert report_job.result["report"].encode() in smtp.handler.messages[0]["body"]
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "message"),
+    [
+        ("Hello\rBcc: x@example.org", "Body", "one line"),
+        ("Hello\x00", "Body", "Null characters"),
+        ("Hello", "Body\x00", "Null characters"),
+        ("x" * 201, "Body", "no more than 200"),
+        ("Hello", "b" * 50_001, "no more than 50000"),
+        ("", "Body", "blank"),
+    ],
+)
+def test_command_checks_what_the_api_checks(
+    organisation, teachers, subject, body, message
+):
+    with pytest.raises(CommandError, match=message):
+        call_command(
+            "send_bulk_email",
+            organisation="springfield",
+            subject=subject,
+            body=body,
+        )
+    assert not Job.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "separator", ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1e", "\x85", "\u2028", "\x01"]
+)
+def test_a_subject_with_any_line_break_or_control_character_is_refused(
+    teachers, admin_api, separator
+):
+    # Python's e-mail package treats all of these as line ends, so a subject
+    # holding one would fail at sending time (or be cut short) if accepted.
+    response = admin_api.post(
+        "/api/v1/notifications/bulk/",
+        {"subject": f"Hello{separator}Bcc: x@example.org", "body": "Body"},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert "subject" in response.json()
+    assert not Job.objects.exists()
+
+
+def test_a_report_ready_subject_from_imported_data_is_sent_on_one_line(
+    organisation, settings
+):
+    from jobs.services import create_job
+    from reports.models import Report
+
+    # External ids are imported, not checked by the API.
+    student = Student.objects.create(organisation=organisation, external_id="S\x0b1")
+    assessment = Assessment.objects.create(organisation=organisation, code="A")
+    report = Report.objects.create(
+        organisation=organisation, student=student, assessment=assessment
+    )
+    with transaction.atomic():
+        job = create_job(
+            organisation=organisation,
+            kind=Job.Kind.EMAIL,
+            params={
+                "template": "report_ready",
+                "report": str(report.pk),
+                "to": ["parent@home.example"],
+            },
+            publish=False,
+        )
+    with SMTPServer(RecordingHandler()) as smtp:
+        use_smtp(settings, smtp)
+        result = send_job_emails(job)
+    assert result["sent"] == 1, result
+    assert smtp.handler.messages[0]["subject"] == "Report ready: S 1"

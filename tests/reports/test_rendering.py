@@ -4,6 +4,7 @@ import json
 import multiprocessing
 import os
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -222,6 +223,72 @@ def test_forked_child_of_a_rendering_process_still_renders():
         child.join(timeout=10)
         if child.is_alive():
             child.kill()
+
+
+RENDER_SLOWLY = """
+import json, sys
+from reports.rendering import render_report
+data = json.loads(sys.argv[1])
+render_report(sys.argv[2], data, timeout_seconds=300, workdir_parent=sys.argv[3])
+"""
+
+
+def test_folders_of_a_process_killed_mid_render_are_removed_later(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+
+    from reports.rendering import tempdirs
+
+    workdirs = tmp_path / "work"
+    workdirs.mkdir()
+    pid_file = tmp_path / "child.pid"
+    data = make_report_data(n_items=1)
+    data["pid_file"] = str(pid_file)
+    # A separate process, as a worker's pool process is.
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RENDER_SLOWLY,
+            json.dumps(data),
+            str(FIXTURES / "slow.qmd"),
+            str(workdirs),
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not pid_file.exists() or not pid_file.read_text():
+            assert child.poll() is None, "the rendering process ended early"
+            assert time.monotonic() < deadline, "the slow cell never started"
+            time.sleep(0.1)
+        # SIGKILL, as a worker's pool process may get: no finally block runs.
+        child.kill()
+        child.wait(timeout=10)
+        left = [
+            path
+            for parent in (workdirs, Path(tempfile.gettempdir()))
+            for path in parent.glob(tempdirs.PREFIX + "*")
+            if tempdirs.owner_pid(path) == child.pid
+        ]
+        assert len(left) == 2, "a render folder and a kernel folder"
+
+        tempdirs._swept.clear()
+        render(
+            TEMPLATES / "summary.qmd",
+            make_report_data(n_items=1),
+            workdir_parent=workdirs,
+        )
+        assert not any(path.exists() for path in left)
+    finally:
+        child.kill()
+        if pid_file.exists() and pid_file.read_text():
+            try:
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 BOTH = ["comprehensive.qmd", "summary.qmd"]

@@ -1,6 +1,7 @@
 """Create a user of an organisation with an API token."""
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
@@ -24,22 +25,30 @@ class Command(BaseCommand):
         try:
             organisation = Organisation.objects.get(slug=options["organisation"])
         except Organisation.DoesNotExist:
-            raise CommandError(
-                f"No organisation with slug {options['organisation']!r}."
-            )
+            slug = options["organisation"]
+            raise CommandError(f"No organisation with slug {slug!r}.")
         User = get_user_model()
+        # The model's own checks, as a form would run them: a blank, overlong
+        # or oddly spelled name is an error here, not a row or a traceback.
+        values = {}
+        for name in ("username", "email"):
+            field = User._meta.get_field(name)
+            try:
+                values[name] = field.clean(options[name], None)
+            except ValidationError as exc:
+                raise CommandError(
+                    f"Bad {name} {options[name]!r}: {' '.join(exc.messages)}"
+                )
         user, created = User.objects.get_or_create(
-            username=options["username"], defaults={"email": options["email"]}
+            username=values["username"], defaults={"email": values["email"]}
         )
         if created:
             user.set_unusable_password()
             user.save()
         membership = Membership.objects.filter(user=user).first()
         if membership and membership.organisation_id != organisation.pk:
-            raise CommandError(
-                f"{user.username!r} already belongs to "
-                f"{membership.organisation.slug!r}."
-            )
+            slug = membership.organisation.slug
+            raise CommandError(f"{user.username!r} already belongs to {slug!r}.")
         Membership.objects.get_or_create(
             user=user, defaults={"organisation": organisation, "role": options["role"]}
         )

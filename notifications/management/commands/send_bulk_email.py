@@ -2,7 +2,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from assessments.models import Organisation
-from notifications.services import organisation_recipients, submit_bulk_email
+from notifications.serializers import BulkEmailSerializer
+from notifications.services import submit_bulk_email
 
 
 class Command(BaseCommand):
@@ -20,12 +21,24 @@ class Command(BaseCommand):
         org = Organisation.objects.filter(slug=organisation).first()
         if org is None:
             raise CommandError(f"no organisation with slug {organisation!r}")
-        if "\n" in subject:
-            raise CommandError("the subject must be one line")
-        if not organisation_recipients(org, audience):
-            raise CommandError(f"nobody in {audience!r} of {org} has an e-mail address")
+        # The API's checks, so the command cannot queue what the API refuses.
+        serializer = BulkEmailSerializer(
+            data={"subject": subject, "body": body, "audience": audience},
+            context={"organisation": org},
+        )
+        if not serializer.is_valid():
+            raise CommandError(
+                "; ".join(
+                    f"{field}: {' '.join(str(m) for m in messages)}"
+                    for field, messages in serializer.errors.items()
+                )
+            )
+        data = serializer.validated_data
         with transaction.atomic():
             job = submit_bulk_email(
-                organisation=org, subject=subject, body=body, audience=audience
+                organisation=org,
+                subject=data["subject"],
+                body=data["body"],
+                audience=data["audience"],
             )
         self.stdout.write(f"{job.pk} {len(job.params['to'])} recipients")
