@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from jobs.fields import FiniteFloatField, PriorityField
+from jobs.fields import FiniteFloatField, PriorityField, StrictIntegerField
 
 from .models import CalibrationRun, ItemParameter
 
@@ -9,7 +9,7 @@ class CalibrationSubmitSerializer(serializers.Serializer):
     method = serializers.ChoiceField(
         choices=CalibrationRun.Method.choices, required=False
     )
-    max_iter = serializers.IntegerField(min_value=1, max_value=10_000, required=False)
+    max_iter = StrictIntegerField(min_value=1, max_value=10_000, required=False)
     tol = FiniteFloatField(min_value=1e-12, max_value=1e-1, required=False)
     priority = PriorityField()
 

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from jobs.fields import PriorityField
+
 from .models import Export
 
 
@@ -8,9 +10,7 @@ class ExportSubmitSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=Export.Format.choices)
     date_from = serializers.DateField(required=False, allow_null=True, default=None)
     date_to = serializers.DateField(required=False, allow_null=True, default=None)
-    priority = serializers.IntegerField(
-        min_value=0, max_value=9, required=False, allow_null=True, default=None
-    )
+    priority = PriorityField()
 
     def validate(self, attrs):
         date_from, date_to = attrs.get("date_from"), attrs.get("date_to")

@@ -5,7 +5,18 @@ from rest_framework import serializers
 from .priorities import DEFAULT_PRIORITY, MAX_PRIORITY, MIN_PRIORITY
 
 
-class PriorityField(serializers.IntegerField):
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: booleans, strings and floats are refused, not coerced."""
+
+    default_error_messages = {"invalid": "A whole number is required."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class PriorityField(StrictIntegerField):
     """0-9, higher is more urgent; booleans and numeric strings are refused."""
 
     default_error_messages = {
@@ -18,11 +29,6 @@ class PriorityField(serializers.IntegerField):
         kwargs.setdefault("default", DEFAULT_PRIORITY)
         kwargs.setdefault("help_text", "0-9, higher is more urgent; 5 when left out.")
         super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class OrganisationObjectField(serializers.PrimaryKeyRelatedField):
@@ -104,7 +110,8 @@ class FiniteFloatField(serializers.FloatField):
     def to_internal_value(self, data):
         import math
 
-        if isinstance(data, bool):
+        # A JSON number only: "1e-4" as a string is refused like "5" is.
+        if isinstance(data, bool) or not isinstance(data, int | float):
             self.fail("invalid")
         value = super().to_internal_value(data)
         if not math.isfinite(value):

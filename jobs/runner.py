@@ -228,7 +228,23 @@ def _finish(job, status, **kwargs):
     job.save(update_fields=list(fields))
 
 
-def finish(job_id, status, *, claimant=None, **kwargs):
+def finish(job_id, status, **kwargs):
+    """Record a job's outcome; reconnect once if the connection has died.
+
+    Work that is done must not be lost to a connection the server closed
+    while the job ran: the outcome is written again on a fresh connection.
+    If the database is really down, the second write fails too, the job stays
+    running until its lease expires, and the sweeper takes over.
+    """
+    try:
+        return _finish_once(job_id, status, **kwargs)
+    except (OperationalError, InterfaceError):
+        logger.warning("job outcome write failed; reconnecting once", exc_info=True)
+        connection.close()
+        return _finish_once(job_id, status, **kwargs)
+
+
+def _finish_once(job_id, status, *, claimant=None, **kwargs):
     """Record a job's outcome and update its batch, in one place.
 
     ``job_id`` may be the job itself, which saves reading it again.

@@ -1,6 +1,8 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from jobs.fields import PriorityField
+
 from .models import EmailDelivery, WebhookDelivery, WebhookEndpoint
 from .services import breaks_header, organisation_recipients
 from .webhooks import validate_webhook_url
@@ -16,9 +18,7 @@ class BulkEmailSerializer(serializers.Serializer):
     subject = serializers.CharField(max_length=200)
     body = serializers.CharField(max_length=50_000)
     audience = serializers.ChoiceField(choices=AUDIENCES, default="teachers")
-    priority = serializers.IntegerField(
-        min_value=0, max_value=9, required=False, allow_null=True, default=None
-    )
+    priority = PriorityField()
 
     def validate_subject(self, value):
         if breaks_header(value):

@@ -311,3 +311,35 @@ def test_a_submission_is_accepted_while_the_throttle_cache_is_down(
     response = api.post(SUBMIT, report_body(student, assessment), format="json")
     assert response.status_code == 202, response.content
     assert response.json()["status"] == "queued"
+
+
+SUBMISSIONS = {
+    "/api/v1/reports/submit/": lambda s, a: report_body(s, a),
+    "/api/v1/reports/batch/": lambda s, a: {"assessment": str(a.pk)},
+    "/api/v1/calibrations/": lambda s, a: {"method": "mml"},
+    "/api/v1/exports/": lambda s, a: {"dataset": "responses", "format": "csv"},
+    "/api/v1/notifications/bulk/": lambda s, a: {"subject": "Hello", "body": "Hi"},
+}
+
+
+@pytest.mark.parametrize("url", SUBMISSIONS)
+@pytest.mark.parametrize("priority", ["5", True, 5.0, None, [5], 10, -1])
+def test_priority_is_a_json_whole_number_on_every_submission(
+    api, student, assessment, url, priority
+):
+    from assessments.models import Membership
+
+    Membership.objects.update(role=Membership.Role.ADMIN)  # bulk e-mail needs it
+    body = {**SUBMISSIONS[url](student, assessment), "priority": priority}
+    response = api.post(url, body, format="json")
+    assert response.status_code == 400, response.content
+    assert "priority" in response.json()
+
+
+@pytest.mark.parametrize(
+    "field, value", [("max_iter", "10"), ("max_iter", 2.5), ("tol", "1e-4")]
+)
+def test_calibration_numbers_are_json_numbers(api, field, value):
+    response = api.post("/api/v1/calibrations/", {field: value}, format="json")
+    assert response.status_code == 400
+    assert field in response.json()

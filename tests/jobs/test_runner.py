@@ -136,3 +136,35 @@ def test_a_job_whose_database_connection_was_killed_is_requeued_at_once(
     # Requeued now, not left running until its lease expires.
     job.refresh_from_db()
     assert (job.status, job.error_code) == (Job.Status.QUEUED, "retrying")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_job_survives_its_connection_dying_before_the_outcome(
+    organisation,
+):
+    """The work is done; a connection the server closed must not lose it."""
+    from django.db import connection, connections
+
+    job = queued(organisation)
+
+    class Task:
+        def retry(self, **kwargs):
+            raise AssertionError(f"finished work must not be retried: {kwargs}")
+
+    def handler(job, ctx):
+        backend = connection.connection.info.backend_pid
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+        finally:
+            other.close()
+        return {"answer": 42}  # the connection is dead when the outcome is written
+
+    runner.run_job(Task(), job.pk, handler)
+    job.refresh_from_db()
+    assert (job.status, job.result, job.attempts) == (
+        Job.Status.SUCCEEDED,
+        {"answer": 42},
+        1,
+    )
