@@ -2,8 +2,8 @@
 
 Run by hand from the repository root::
 
-    /work/venv/bin/python bench/bench_calibration.py          # three sizes
-    /work/venv/bin/python bench/bench_calibration.py --big    # + 1,000,000 x 1,000
+    .venv/bin/python bench/bench_calibration.py          # three sizes
+    .venv/bin/python bench/bench_calibration.py --big    # + 1,000,000 x 1,000
 
 Every (size, method) case runs in a fresh subprocess with BLAS threads pinned
 to 1, as in the product's workers; the peak resident set size it reports is

@@ -3,7 +3,7 @@
 Run from the project root against a database of your own, e.g.::
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dreamseed_ops \\
-        /work/venv/bin/python bench/bench_exports.py
+        .venv/bin/python bench/bench_exports.py
 
 The responses (10,000 students x 100 items) are generated once inside
 PostgreSQL with generate_series. Each case then runs in a subprocess of its

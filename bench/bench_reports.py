@@ -2,7 +2,7 @@
 
 Run by hand from the project root::
 
-    /work/venv/bin/python bench/bench_reports.py --count 50
+    .venv/bin/python bench/bench_reports.py --count 50
 """
 
 import argparse
