@@ -289,7 +289,15 @@ def run_calibration(job, progress=None):
         if not result.converged:
             # Parameters that did not settle are kept for inspection, never
             # put in force: reports keep using the previous run.
-            raise CalibrationNotConverged(not_converged_message(options, result))
+            raise CalibrationNotConverged(
+                not_converged_message(options, result),
+                result={
+                    "calibration_run": str(run.pk),
+                    "method": options["method"],
+                    "converged": False,
+                    "iterations": int(result.n_iter),
+                },
+            )
     except BaseException as exc:
         CalibrationRun.objects.filter(pk=run.pk).update(
             status=CalibrationRun.Status.FAILED,

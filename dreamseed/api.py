@@ -1,13 +1,20 @@
-"""API-wide pieces: error handling, the request parser, the students list."""
+"""API-wide pieces: error handling, the students and assessments lists."""
 
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from assessments.models import Student
+from assessments.models import Assessment, Student
 from assessments.permissions import organisation_of
 from jobs.pagination import CheckedCursorPagination
 from jobs.parsers import BodyTooLarge
@@ -38,6 +45,15 @@ class StudentPagination(CheckedCursorPagination):
     max_page_size = 500
 
 
+@extend_schema_view(
+    get=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "external_id", description="Only the student with this school id."
+            )
+        ]
+    )
+)
 class StudentListView(generics.ListAPIView):
     """The organisation's students, to pick ids for submissions."""
 
@@ -45,9 +61,47 @@ class StudentListView(generics.ListAPIView):
     pagination_class = StudentPagination
 
     def get_queryset(self):
-        return Student.objects.filter(
+        students = Student.objects.filter(
             organisation=organisation_of(self.request.user)
         ).only("id", "external_id", "name", "created_at")
+        external_id = self.request.query_params.get("external_id")
+        if external_id is not None:
+            students = students.filter(external_id=external_id)
+        return students
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Assessment
+        fields = ["id", "code", "name", "created_at"]
+        read_only_fields = fields
+
+
+class AssessmentPagination(CheckedCursorPagination):
+    ordering = "code"
+    page_size = 100
+
+
+class AssessmentListView(generics.ListAPIView):
+    """The organisation's assessments, to pick ids for submissions."""
+
+    serializer_class = AssessmentSerializer
+    pagination_class = AssessmentPagination
+
+    def get_queryset(self):
+        return Assessment.objects.filter(
+            organisation=organisation_of(self.request.user)
+        )
+
+
+@extend_schema(exclude=True)
+class UnknownEndpointView(APIView):
+    """Answer unknown API paths in JSON, after authentication like the rest."""
+
+    def dispatch_unknown(self, request, *args, **kwargs):
+        raise NotFound("No such API endpoint; see /api/v1/docs/.", code="no_endpoint")
+
+    get = post = put = patch = delete = dispatch_unknown
 
 
 class ReportPdfViewSchema(OpenApiViewExtension):

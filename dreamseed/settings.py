@@ -346,6 +346,10 @@ EMAIL_BACKEND = os.environ.get(
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend",
 )
+# Where people reach this service; links in e-mails start with it.
+DREAMSEED_BASE_URL = os.environ.get(
+    "DREAMSEED_BASE_URL", "http://localhost:8000"
+).rstrip("/")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "reports@dreamseed.invalid")
 
 LOGGING = {

@@ -65,6 +65,11 @@ urlpatterns = [
     ),
     path(f"{api}students/", api_views.StudentListView.as_view(), name="student-list"),
     path(
+        f"{api}assessments/",
+        api_views.AssessmentListView.as_view(),
+        name="assessment-list",
+    ),
+    path(
         f"{api}exports/",
         export_views.ExportSubmitView.as_view(),
         name="export-submit",
@@ -80,5 +85,11 @@ urlpatterns = [
         f"{api}docs/",
         SpectacularSwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
+    ),
+    # Last: any other path under the API answers a JSON 404.
+    path(
+        f"{api}<path:unknown>",
+        api_views.UnknownEndpointView.as_view(),
+        name="api-unknown",
     ),
 ]

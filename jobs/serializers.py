@@ -61,14 +61,15 @@ class JobSerializer(serializers.ModelSerializer):
                 links["report"] = reverse(
                     "report-detail", args=[result["report"]], request=request
                 )
-            if result.get("calibration_run"):
-                links["calibration_run"] = reverse(
-                    "calibration-run-detail",
-                    args=[result["calibration_run"]],
-                    request=request,
-                )
             if result.get("export"):
                 links["download"] = reverse(
                     "export-download", args=[result["export"]], request=request
                 )
+        # A refused calibration's run is kept for inspection: link it too.
+        if result.get("calibration_run"):
+            links["calibration_run"] = reverse(
+                "calibration-run-detail",
+                args=[result["calibration_run"]],
+                request=request,
+            )
         return links

@@ -9,6 +9,7 @@ import unicodedata
 from django.conf import settings
 from django.core import mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from dreamseed.exceptions import PermanentJobError, TransientJobError
@@ -62,7 +63,9 @@ def compose(job, recipient):
         body = (
             f"The {report.get_report_type_display().lower()} report for "
             f"{report.student.external_id} is ready.\n\n"
-            f"Download it from the DreamSeed API: /api/v1/reports/{report.pk}/pdf/\n"
+            "Download it from the DreamSeed API (with your token): "
+            f"{settings.DREAMSEED_BASE_URL}"
+            f"{reverse('report-pdf', args=[report.pk])}\n"
         )
         return subject, body
     if template == "message":

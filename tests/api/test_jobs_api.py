@@ -151,3 +151,29 @@ def test_admin_actions_report_back(admin_client, organisation):
     )
     assert listing.status_code == 200
     assert admin_client.get("/admin/jobs/job/", {"q": "x"}).status_code == 200
+
+
+def test_assessments_and_students_can_be_found_for_submissions(
+    api, other_api, organisation, other_organisation
+):
+    from assessments.models import Assessment, Student
+
+    mine = Assessment.objects.create(organisation=organisation, code="MATH", name="M")
+    Assessment.objects.create(organisation=other_organisation, code="SECRET", name="S")
+    Student.objects.create(organisation=organisation, external_id="S-1")
+    wanted = Student.objects.create(organisation=organisation, external_id="S-2")
+    Student.objects.create(organisation=other_organisation, external_id="S-2")
+
+    listed = api.get("/api/v1/assessments/").json()["results"]
+    assert [(a["id"], a["code"]) for a in listed] == [(str(mine.pk), "MATH")]
+    found = api.get("/api/v1/students/", {"external_id": "S-2"}).json()["results"]
+    assert [s["id"] for s in found] == [str(wanted.pk)]
+
+
+def test_an_unknown_api_path_is_a_json_404_after_authentication(api):
+    from rest_framework.test import APIClient
+
+    response = api.get("/api/v1/assesments/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "no_endpoint"
+    assert APIClient().get("/api/v1/assesments/").status_code == 401

@@ -102,6 +102,8 @@ def test_jmle_on_five_items_is_refused_with_the_reason(lsat7, worker):
     run = CalibrationRun.objects.get(job=job)
     assert run.status == CalibrationRun.Status.FAILED and run.converged is False
     assert current_run(lsat7).job_id == first.pk
+    # The estimates kept for inspection are reachable from the job.
+    assert job.result["calibration_run"] == str(run.pk)
 
 
 def simulated_bank(n_persons=1000, n_items=20, seed=7):

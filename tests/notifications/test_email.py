@@ -217,7 +217,12 @@ def test_report_ready_email_end_to_end(organisation, api, worker_factory):
         assert email_job.status == Job.Status.SUCCEEDED, email_job.error
         assert smtp.handler.recipients == ["parent@home.example"]
         assert smtp.handler.messages[0]["subject"] == "Report ready: S-1"
-        assert report_job.result["report"].encode() in smtp.handler.messages[0]["body"]
+        link = (
+            f"http://localhost:8000/api/v1/reports/{report_job.result['report']}/pdf/"
+        )
+        assert link.encode() in smtp.handler.messages[0]["body"], (
+            "a link people can use"
+        )
 
 
 @pytest.mark.parametrize(
