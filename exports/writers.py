@@ -55,7 +55,24 @@ def neutralise_row(row):
     ]
 
 
-class CsvWriter:
+class _Writer:
+    """What both formats share: counting rows written chunk by chunk."""
+
+    rows = 0
+
+    def write_rows(self, rows):
+        raise NotImplementedError
+
+    def write_chunks(self, chunks):
+        """Write lists of rows; return how many rows were written."""
+        before = self.rows
+        for chunk in chunks:
+            self.write_rows(chunk)
+            self.rows += len(chunk)
+        return self.rows - before
+
+
+class CsvWriter(_Writer):
     """Write rows to a CSV file in UTF-8 with a BOM (Excel reads it as UTF-8)."""
 
     def __init__(self, path, header):
@@ -67,19 +84,11 @@ class CsvWriter:
     def write_rows(self, rows):
         self._writer.writerows([neutralise_row(row) for row in rows])
 
-    def write_chunks(self, chunks):
-        """Write lists of rows; return how many rows were written."""
-        before = self.rows
-        for chunk in chunks:
-            self.write_rows(chunk)
-            self.rows += len(chunk)
-        return self.rows - before
-
     def close(self):
         self._file.close()
 
 
-class XlsxWriter:
+class XlsxWriter(_Writer):
     """Write rows to an XLSX workbook in constant memory.
 
     xlsxwriter's constant-memory mode flushes each row to a temporary file
@@ -129,14 +138,6 @@ class XlsxWriter:
                         sheet.write_string(r, col, value)
                 else:
                     sheet.write_number(r, col, value)
-
-    def write_chunks(self, chunks):
-        """Write lists of rows; return how many rows were written."""
-        before = self.rows
-        for chunk in chunks:
-            self.write_rows(chunk)
-            self.rows += len(chunk)
-        return self.rows - before
 
     def close(self):
         self._book.close()
