@@ -10,7 +10,6 @@ and lost connections are retried with capped exponential backoff,
 
 import logging
 import os
-import random
 import socket
 import threading
 import time
@@ -28,10 +27,11 @@ from django.db import (
 )
 from django.utils import timezone
 
+from dreamseed.backoff import capped_backoff
 from dreamseed.exceptions import JobCancelled, PermanentJobError, TransientJobError
 
 from .models import Job
-from .services import TASKS_BY_KIND, update_batch
+from .services import TASKS_BY_KIND, after_finish
 
 logger = logging.getLogger(__name__)
 
@@ -55,12 +55,12 @@ def lease_seconds():
 
 
 def retry_countdown(attempt):
-    """Capped exponential backoff with full jitter, in seconds."""
-    ceiling = min(
+    """Seconds before a job's next attempt (capped exponential, jittered)."""
+    return capped_backoff(
+        attempt,
+        settings.JOBS_RETRY_BACKOFF_SECONDS,
         settings.JOBS_RETRY_BACKOFF_MAX_SECONDS,
-        settings.JOBS_RETRY_BACKOFF_SECONDS * 2 ** max(attempt - 1, 0),
     )
-    return random.uniform(ceiling / 2, ceiling)
 
 
 def _claimant_is_dead(claimed_by):
@@ -140,7 +140,7 @@ def claim(job_id):
     if ended is not None:
         # After the commit: the batch and the signal's receivers must see
         # the outcome.
-        _after_finish(ended)
+        after_finish(ended)
         return None
     logger.info("job %s started (attempt %s)", job.id, job.attempts)
     return job
@@ -283,20 +283,8 @@ def _finish_once(job_id, status, *, claimant=None, **kwargs):
                 )
                 return None
             _finish(job, status, **kwargs)
-    _after_finish(job)
+    after_finish(job)
     return job
-
-
-def _after_finish(job):
-    """Update the batch and tell the receivers, once the outcome is committed."""
-    from .signals import job_finished, job_succeeded
-
-    if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
-        update_batch(job.parent_id)
-    logger.info("job %s %s", job.id, job.status)
-    if job.status == Job.Status.SUCCEEDED:
-        job_succeeded.send(sender=Job, job=job)
-    job_finished.send(sender=Job, job=job)
 
 
 class JobContext:

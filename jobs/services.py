@@ -115,11 +115,7 @@ def cancel_job(job):
     for child in job.children.exclude(status__in=Job.TERMINAL):
         cancel_job(child)
     if job.status == Job.Status.CANCELLED:
-        from .signals import job_finished
-
-        job_finished.send(sender=Job, job=job)
-        if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
-            update_batch(job.parent_id)
+        after_finish(job)
     logger.info("job %s cancel requested (status now %s)", job.id, job.status)
     return job
 
@@ -144,6 +140,18 @@ def requeue_job(job):
         transaction.on_commit(lambda: publish_job(job.id))
     logger.info("job %s requeued", job.id)
     return job
+
+
+def after_finish(job):
+    """Update the batch and tell the receivers, once the outcome is committed."""
+    from .signals import job_finished, job_succeeded
+
+    if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
+        update_batch(job.parent_id)
+    logger.info("job %s %s", job.id, job.status)
+    if job.status == Job.Status.SUCCEEDED:
+        job_succeeded.send(sender=Job, job=job)
+    job_finished.send(sender=Job, job=job)
 
 
 def update_batch(batch_id):

@@ -2,7 +2,6 @@
 queueing and delivering webhooks when jobs end."""
 
 import logging
-import random
 import smtplib
 import unicodedata
 
@@ -12,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from dreamseed.backoff import capped_backoff
 from dreamseed.exceptions import PermanentJobError, TransientJobError
 from jobs.models import Job
 from jobs.services import create_job
@@ -304,12 +304,12 @@ def queue_webhooks(job):
 
 
 def webhook_backoff(attempt):
-    """Capped exponential backoff with jitter, in seconds."""
-    ceiling = min(
+    """Seconds before a delivery's next attempt (capped exponential, jittered)."""
+    return capped_backoff(
+        attempt,
+        settings.WEBHOOKS_RETRY_BACKOFF_SECONDS,
         settings.WEBHOOKS_RETRY_BACKOFF_MAX_SECONDS,
-        settings.WEBHOOKS_RETRY_BACKOFF_SECONDS * 2 ** max(attempt - 1, 0),
     )
-    return random.uniform(ceiling / 2, ceiling)
 
 
 class RetryWebhook(Exception):

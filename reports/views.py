@@ -13,6 +13,16 @@ from .serializers import (
 )
 
 
+def pdf_response(report):
+    """Send a report's stored PDF as a download named after the student."""
+    return FileResponse(
+        report.pdf.open("rb"),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"report-{report.student.external_id}-{report.report_type}.pdf",
+    )
+
+
 class ReportSubmitView(JobSubmissionView):
     """Submit one student's report; answers 202 with the job."""
 
@@ -70,12 +80,7 @@ class ReportPdfView(OrganisationReportsMixin, generics.GenericAPIView):
         report = self.get_object()
         if report.status != Report.Status.SUCCEEDED or not report.pdf:
             raise Http404("The report has no PDF yet.")
-        return FileResponse(
-            report.pdf.open("rb"),
-            content_type="application/pdf",
-            as_attachment=True,
-            filename=f"report-{report.student.external_id}-{report.report_type}.pdf",
-        )
+        return pdf_response(report)
 
 
 def admin_report_pdf(request, pk):
@@ -88,11 +93,6 @@ def admin_report_pdf(request, pk):
         report = get_object_or_404(Report, pk=pk, status=Report.Status.SUCCEEDED)
         if not report.pdf:
             raise Http404("The report has no PDF.")
-        return FileResponse(
-            report.pdf.open("rb"),
-            content_type="application/pdf",
-            as_attachment=True,
-            filename=f"report-{report.student.external_id}-{report.report_type}.pdf",
-        )
+        return pdf_response(report)
 
     return view(request)
