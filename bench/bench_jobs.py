@@ -104,7 +104,7 @@ def stop_process(process):
             process.wait()
 
 
-def start_worker(max_tasks_per_child=None):
+def start_worker(max_tasks_per_child=None, concurrency=2):
     command = [
         sys.executable,
         "-m",
@@ -114,7 +114,7 @@ def start_worker(max_tasks_per_child=None):
         "worker",
         "--loglevel=WARNING",
         "--pool=prefork",
-        "--concurrency=2",
+        f"--concurrency={concurrency}",
         "--without-gossip",
         "--without-mingle",
         "-Q",
@@ -304,6 +304,7 @@ def main():
         type=int,
         help="override CELERY_WORKER_MAX_TASKS_PER_CHILD for the worker",
     )
+    parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     args = parser.parse_args()
@@ -316,7 +317,7 @@ def main():
     organisation, token, student, assessment = fixtures()
 
     if not args.skip_throughput:
-        worker = start_worker(args.max_tasks_per_child)
+        worker = start_worker(args.max_tasks_per_child, args.concurrency)
         try:
             jobs_rate, submit_seconds = bench_jobs(args.jobs, organisation)
             bare_rate = bench_bare(args.jobs)

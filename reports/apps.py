@@ -1,3 +1,5 @@
+import sys
+
 from django.apps import AppConfig
 
 
@@ -15,6 +17,9 @@ class ReportsConfig(AppConfig):
 
 def _stop_renderer(**kwargs):
     """Stop the warm kernel so no kernel process outlives its worker."""
-    from reports.rendering import shutdown
-
-    shutdown()
+    # A process that rendered nothing has no kernel; importing the renderer
+    # only to find that out cost every recycled worker child a fifth of a
+    # second.
+    rendering = sys.modules.get("reports.rendering")
+    if rendering is not None:
+        rendering.shutdown()
