@@ -136,6 +136,41 @@ def start_worker(max_tasks_per_child=None, concurrency=2):
     )
 
 
+def cpu_seconds():
+    """CPU time (user + system) used so far, by kind of process on this host.
+
+    Read from /proc, so Linux only; processes that exited in between are
+    missed, which is why the worker runs with child recycling off when these
+    figures matter.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"worker": 0.0, "postgres": 0.0, "redis": 0.0, "this process": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if int(pid) == os.getpid():
+            totals["this process"] += used
+        elif b"celery" in command and b" worker " in command:
+            totals["worker"] += used
+        elif command.startswith(b"postgres"):
+            totals["postgres"] += used
+        elif b"redis-server" in command:
+            totals["redis"] += used
+    return totals
+
+
+def cpu_per_task(before, after, n):
+    """Milliseconds of CPU per task, by kind of process."""
+    return {kind: 1000 * (after[kind] - before[kind]) / n for kind in before}
+
+
 def wait_until(predicate, timeout, interval=0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -151,6 +186,7 @@ def bench_bare(n):
     from jobs.tasks import diagnostic_noop
 
     TaskResult.objects.all().delete()
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     for i in range(n):
         diagnostic_noop.apply_async(args=[i])
@@ -158,7 +194,7 @@ def bench_bare(n):
         lambda: TaskResult.objects.filter(status="SUCCESS").count() >= n,
         timeout=n,
     )
-    return n / (end - start)
+    return n / (end - start), cpu_per_task(cpu_before, cpu_seconds(), n)
 
 
 def bench_jobs(n, organisation):
@@ -168,6 +204,7 @@ def bench_jobs(n, organisation):
     from jobs.services import create_job
 
     Job.objects.filter(kind=Job.Kind.PROBE).delete()
+    cpu_before = cpu_seconds()
     start = time.perf_counter()
     # Submitted a few hundred per transaction, as a batch submission would:
     # publication waits for each commit.
@@ -189,7 +226,8 @@ def bench_jobs(n, organisation):
     ).count()
     if succeeded != n:
         raise RuntimeError(f"only {succeeded} of {n} probe jobs succeeded")
-    return n / (end - start), submitted - start
+    cpu = cpu_per_task(cpu_before, cpu_seconds(), n)
+    return n / (end - start), submitted - start, cpu
 
 
 def fixtures():
@@ -319,8 +357,8 @@ def main():
     if not args.skip_throughput:
         worker = start_worker(args.max_tasks_per_child, args.concurrency)
         try:
-            jobs_rate, submit_seconds = bench_jobs(args.jobs, organisation)
-            bare_rate = bench_bare(args.jobs)
+            jobs_rate, submit_seconds, jobs_cpu = bench_jobs(args.jobs, organisation)
+            bare_rate, bare_cpu = bench_bare(args.jobs)
         finally:
             stop_process(worker)
         print(f"(a) throughput, {args.jobs} no-op tasks, prefork concurrency 2")
@@ -328,6 +366,10 @@ def main():
         print(f"      of which submitting took {submit_seconds:.2f} s")
         print(f"    bare task, django-celery-results: {bare_rate:8.1f} tasks/s")
         print(f"    ratio jobs / bare: {jobs_rate / bare_rate:.2f}")
+        print("    CPU per task (ms), by process: " + ", ".join(jobs_cpu))
+        for label, cpu in (("probe jobs", jobs_cpu), ("bare tasks", bare_cpu)):
+            figures = "  ".join(f"{cpu[kind]:5.2f}" for kind in cpu)
+            print(f"      {label:10s} {figures}   total {sum(cpu.values()):5.2f}")
 
     if not args.skip_api:
         latencies, errors, total = bench_api(

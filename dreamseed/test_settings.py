@@ -21,6 +21,9 @@ os.environ.setdefault("JOBS_RETRY_BACKOFF_SECONDS", "1")
 os.environ.setdefault("JOBS_RETRY_BACKOFF_MAX_SECONDS", "2")
 os.environ.setdefault("JOBS_REQUEUE_AFTER_SECONDS", "5")
 os.environ.setdefault("REPORTS_ENGINE", "builtin")
+# Workers started by one test must see endpoints saved by the next at once;
+# the refresh itself has a test of its own.
+os.environ.setdefault("WEBHOOKS_ENDPOINTS_REFRESH_SECONDS", "0")
 
 from .settings import *  # noqa: E402,F403
 

@@ -323,3 +323,57 @@ def test_https_delivery_verifies_the_certificate(tmp_path, test_targets):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_endpoint_owners_are_reread_after_the_refresh_interval(
+    organisation, settings, django_assert_num_queries, monkeypatch
+):
+    from notifications import services
+
+    settings.WEBHOOKS_ENDPOINTS_REFRESH_SECONDS = 5
+    owners = services.EndpointOwners()
+    clock = [1000.0]
+    monkeypatch.setattr(services.time, "monotonic", lambda: clock[0])
+
+    with django_assert_num_queries(1):
+        assert organisation.pk not in owners
+        assert organisation.pk not in owners  # answered from memory
+    # Saved elsewhere (no signal reaches this instance): seen after the interval.
+    WebhookEndpoint.objects.create(organisation=organisation, url="https://h.test/")
+    clock[0] += 4.9
+    with django_assert_num_queries(0):
+        assert organisation.pk not in owners
+    clock[0] += 0.2
+    with django_assert_num_queries(1):
+        assert organisation.pk in owners
+
+
+def test_saving_an_endpoint_is_seen_at_once_in_the_same_process(
+    organisation, settings
+):
+    from notifications.services import ENDPOINT_OWNERS
+
+    settings.WEBHOOKS_ENDPOINTS_REFRESH_SECONDS = 3600
+    assert organisation.pk not in ENDPOINT_OWNERS
+    endpoint = WebhookEndpoint.objects.create(
+        organisation=organisation, url="https://h.test/"
+    )
+    assert organisation.pk in ENDPOINT_OWNERS
+    endpoint.active = False
+    endpoint.save()
+    assert organisation.pk not in ENDPOINT_OWNERS
+    endpoint.delete()
+    assert organisation.pk not in ENDPOINT_OWNERS
+
+
+def test_a_job_of_an_organisation_without_endpoints_costs_no_query(
+    organisation, settings, django_assert_num_queries
+):
+    from notifications.services import ENDPOINT_OWNERS, queue_webhooks
+
+    settings.WEBHOOKS_ENDPOINTS_REFRESH_SECONDS = 3600
+    job = create_job(organisation=organisation, kind=Job.Kind.PROBE, publish=False)
+    job.status = Job.Status.SUCCEEDED
+    assert organisation.pk not in ENDPOINT_OWNERS  # read once
+    with django_assert_num_queries(0):
+        assert queue_webhooks(job) == []
