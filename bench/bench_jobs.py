@@ -104,7 +104,7 @@ def stop_process(process):
             process.wait()
 
 
-def start_worker(max_tasks_per_child=None, concurrency=2):
+def start_worker(max_tasks_per_child=None, concurrency=2, index=0):
     command = [
         sys.executable,
         "-m",
@@ -120,7 +120,7 @@ def start_worker(max_tasks_per_child=None, concurrency=2):
         "-Q",
         "default",
         "-n",
-        f"bench-{os.getpid()}@%h",
+        f"bench-{os.getpid()}-{index}@%h",
     ]
     if max_tasks_per_child:
         command.insert(-2, f"--max-tasks-per-child={max_tasks_per_child}")
@@ -131,7 +131,7 @@ def start_worker(max_tasks_per_child=None, concurrency=2):
     # "ready." line never comes: ask the worker itself.
     return start_process(
         command,
-        "worker.log",
+        f"worker-{index}.log",
         ready=lambda p: bool(app.control.ping(destination=[name], timeout=0.5)),
     )
 
@@ -343,6 +343,9 @@ def main():
         help="override CELERY_WORKER_MAX_TASKS_PER_CHILD for the worker",
     )
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="worker instances (each a parent)"
+    )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
     args = parser.parse_args()
@@ -355,12 +358,16 @@ def main():
     organisation, token, student, assessment = fixtures()
 
     if not args.skip_throughput:
-        worker = start_worker(args.max_tasks_per_child, args.concurrency)
+        workers = [
+            start_worker(args.max_tasks_per_child, args.concurrency, index)
+            for index in range(args.workers)
+        ]
         try:
             jobs_rate, submit_seconds, jobs_cpu = bench_jobs(args.jobs, organisation)
             bare_rate, bare_cpu = bench_bare(args.jobs)
         finally:
-            stop_process(worker)
+            for worker in workers:
+                stop_process(worker)
         print(f"(a) throughput, {args.jobs} no-op tasks, prefork concurrency 2")
         print(f"    probe jobs (Job row + lifecycle): {jobs_rate:8.1f} jobs/s")
         print(f"      of which submitting took {submit_seconds:.2f} s")

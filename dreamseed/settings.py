@@ -276,9 +276,18 @@ CELERY_ENABLE_UTC = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A child that ends gives its memory back; each replacement costs about 0.2 s
+# (billiard waits for its last result in 0.1 s steps, then forks), which is
+# a third of the throughput of 2 ms jobs but nothing beside real work. A worker
+# that serves only short jobs can raise this.
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 100)
-CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", True)
-CELERY_TASK_SEND_SENT_EVENT = env_bool("CELERY_TASK_SEND_SENT_EVENT", True)
+# Task events cost the worker's parent three Redis publishes per task, about a
+# tenth of a short job's throughput, and nobody hears them unless Flower runs;
+# Flower switches them on itself every few seconds (its --enable-events,
+# on by default). "sent" events, which only the publisher can send, are off
+# for the same reason; turn either on here if another consumer wants them.
+CELERY_WORKER_SEND_TASK_EVENTS = env_bool("CELERY_WORKER_SEND_TASK_EVENTS", False)
+CELERY_TASK_SEND_SENT_EVENT = env_bool("CELERY_TASK_SEND_SENT_EVENT", False)
 CELERY_TASK_TRACK_STARTED = True
 # Hard limit (seconds) of any task that does not set its own.
 CELERY_TASK_TIME_LIMIT = 3600
@@ -316,8 +325,12 @@ JOBS_STALE_AFTER_SECONDS = env_int("JOBS_STALE_AFTER_SECONDS", 300)
 # A queued job not started after this long is published again.
 JOBS_REQUEUE_AFTER_SECONDS = env_int("JOBS_REQUEUE_AFTER_SECONDS", 600)
 JOBS_BATCH_MAX_SIZE = env_int("JOBS_BATCH_MAX_SIZE", 1000)
-# Keep django-celery-results rows for job tasks (name, arguments, worker).
-JOBS_STORE_TASK_RESULTS = env_bool("JOBS_STORE_TASK_RESULTS", True)
+# Also keep django-celery-results rows for job tasks (name, arguments,
+# worker). Off by default: the job row already holds the outcome in the
+# database, and the second row was a sixth of a short job's cost. Other tasks
+# (sweeps, clean-up, webhook deliveries) always keep theirs. The publisher
+# tells the worker, so set it alike in web processes and workers.
+JOBS_STORE_TASK_RESULTS = env_bool("JOBS_STORE_TASK_RESULTS", False)
 
 # Calibration.
 CALIBRATION_DEFAULT_METHOD = os.environ.get("CALIBRATION_DEFAULT_METHOD", "jmle")

@@ -94,9 +94,17 @@ def test_beat_schedules_exist_as_editable_rows():
     assert rows["Sweep lost and stale jobs"].task == "dreamseed.jobs.sweep"
 
 
-def test_task_results_record_name_arguments_and_worker(organisation, worker):
+def test_task_results_record_name_arguments_and_worker(
+    organisation, worker_factory, monkeypatch
+):
     from django_celery_results.models import TaskResult
 
+    from jobs.tasks import probe
+
+    # The publisher tells the worker whether to keep a result, so the setting
+    # matters where jobs are submitted (and in workers, for their retries).
+    monkeypatch.setattr(probe, "ignore_result", False)
+    worker_factory(concurrency=1, env={"JOBS_STORE_TASK_RESULTS": "1"})
     job = wait_for_job(submit_probe(organisation).pk)
     assert job.status == Job.Status.SUCCEEDED
     # The job row is finished before Celery writes its result: wait for it.
@@ -109,3 +117,22 @@ def test_task_results_record_name_arguments_and_worker(organisation, worker):
     assert result.task_name == "dreamseed.jobs.probe"
     assert str(job.pk) in result.task_args
     assert result.worker and result.worker.startswith("test-")
+
+
+def test_job_tasks_keep_their_outcome_in_the_job_row_only(organisation, worker):
+    from django_celery_results.models import TaskResult
+
+    from jobs.tasks import diagnostic_noop
+
+    job = wait_for_job(submit_probe(organisation).pk)
+    assert job.status == Job.Status.SUCCEEDED
+    assert job.result == {"slept": 0, "attempt": 1}
+    # Any other task keeps Celery's row; once it is there, the job's would be.
+    plain = diagnostic_noop.apply_async(args=[7])
+    row = wait_for(
+        lambda: TaskResult.objects.filter(task_id=plain.id, status="SUCCESS").first(),
+        message="the plain task's result row",
+    )
+    assert row.result == "7"
+    assert row.task_name == "dreamseed.jobs.diagnostic_noop"
+    assert not TaskResult.objects.filter(task_id=job.celery_task_id).exists()
