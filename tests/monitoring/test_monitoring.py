@@ -256,3 +256,50 @@ def test_flower_asks_for_the_password_but_leaves_metrics_open(db):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.integration
+def test_workers_send_task_events_once_asked_as_flower_does(worker):
+    import threading
+
+    from dreamseed.celery import app
+    from jobs.tasks import diagnostic_noop
+
+    def events_around_a_task(seconds):
+        """Run a task; return the events heard meanwhile, and the task's id."""
+        heard = []
+
+        def listen(connection):
+            receiver = app.events.Receiver(
+                connection, handlers={"*": lambda event: heard.append(event)}
+            )
+            try:
+                receiver.capture(limit=50, timeout=seconds, wakeup=False)
+            except (TimeoutError, OSError):
+                pass  # nothing more came, or the connection was closed
+
+        with app.connection_for_read() as connection:
+            # A daemon thread joined with a deadline: the test cannot hang.
+            thread = threading.Thread(target=listen, args=(connection,), daemon=True)
+            thread.start()
+            time.sleep(1)  # the receiver's queue is bound by now
+            diagnostic_noop.apply_async(args=[1]).get(timeout=30)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline and not any(
+                e["type"] == "task-succeeded" for e in heard
+            ):
+                time.sleep(0.1)
+        thread.join(5)
+        return heard
+
+    # Worker heartbeats are always sent; task events are off by default.
+    heard = events_around_a_task(seconds=3)
+    assert [e["type"] for e in heard if e["type"].startswith("task-")] == []
+
+    replies = app.control.enable_events(reply=True, timeout=5)
+    assert [list(reply.values())[0] for reply in replies] == [
+        {"ok": "task events enabled"}
+    ]
+    heard = events_around_a_task(seconds=20)
+    types = [event["type"] for event in heard]
+    assert {"task-received", "task-started", "task-succeeded"} <= set(types)

@@ -348,9 +348,7 @@ def test_endpoint_owners_are_reread_after_the_refresh_interval(
         assert organisation.pk in owners
 
 
-def test_saving_an_endpoint_is_seen_at_once_in_the_same_process(
-    organisation, settings
-):
+def test_saving_an_endpoint_is_seen_at_once_in_the_same_process(organisation, settings):
     from notifications.services import ENDPOINT_OWNERS
 
     settings.WEBHOOKS_ENDPOINTS_REFRESH_SECONDS = 3600
