@@ -1,8 +1,13 @@
 """Benchmark the job path end to end; run by hand, prints figures.
 
-(a) Throughput: N no-op ``probe`` jobs submitted through the job service and
-drained by a real prefork worker (concurrency 2), side by side with N bare
-Celery no-op tasks that store their results with stock django-celery-results.
+(a) Throughput: N no-op ``probe`` jobs submitted through the job service (a
+few hundred per transaction, as a batch would be) and drained by real prefork
+workers: one worker with the product's settings, then two worker instances
+(one parent per core) whose children are recycled after 1,000 tasks instead
+of 100. Side by side, the reference: N bare Celery no-op tasks storing their
+results with stock django-celery-results. Besides the rate, it prints the CPU
+time each task cost, by process (read from /proc, so Linux only; a recycled
+child's time is lost, so the first line undercounts the worker).
 
 (b) Submit latency: the API under gunicorn on 127.0.0.1, a report submission
 sent at a fixed rate from a thread pool in this process; latency is measured
@@ -12,6 +17,7 @@ Usage::
 
     .venv/bin/python bench/bench_jobs.py [--jobs 2000] [--rate 200]
         [--seconds 20] [--skip-throughput] [--skip-api]
+        [--workers N --concurrency N --max-tasks-per-child N]
 
 It uses its own database (``dreamseed_jobs_bench`` unless BENCH_DATABASE_URL
 says otherwise) and Redis database 11, which it flushes.
@@ -72,13 +78,13 @@ def setup_django():
     call_command("migrate", verbosity=0)
 
 
-def start_process(command, log_name, ready=None, timeout=60):
+def start_process(command, log_name, ready=None, timeout=60, env=None):
     log_path = Path(ENV["DREAMSEED_VAR_DIR"]) / log_name
     log = open(log_path, "wb")
     process = subprocess.Popen(
         command,
         cwd=ROOT,
-        env={**os.environ, **ENV},
+        env={**os.environ, **ENV, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -104,7 +110,7 @@ def stop_process(process):
             process.wait()
 
 
-def start_worker(max_tasks_per_child=None, concurrency=2, index=0):
+def start_worker(max_tasks_per_child=None, concurrency=2, index=0, env=None):
     command = [
         sys.executable,
         "-m",
@@ -133,6 +139,7 @@ def start_worker(max_tasks_per_child=None, concurrency=2, index=0):
         command,
         f"worker-{index}.log",
         ready=lambda p: bool(app.control.ping(destination=[name], timeout=0.5)),
+        env=env,
     )
 
 
@@ -227,7 +234,7 @@ def bench_jobs(n, organisation):
     if succeeded != n:
         raise RuntimeError(f"only {succeeded} of {n} probe jobs succeeded")
     cpu = cpu_per_task(cpu_before, cpu_seconds(), n)
-    return n / (end - start), submitted - start, cpu
+    return n / (end - start), cpu, submitted - start
 
 
 def fixtures():
@@ -331,6 +338,47 @@ def _port_open(port):
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def throughput_configurations(args):
+    """(label, worker instances, worker options) to measure."""
+    if args.workers or args.concurrency or args.max_tasks_per_child:
+        instances = args.workers or 1
+        options = {
+            "concurrency": args.concurrency or 2,
+            "max_tasks_per_child": args.max_tasks_per_child,
+        }
+        return [(f"probe jobs, {instances} x {options}", instances, options)]
+    return [
+        (
+            "probe jobs, 1 worker x 2 children, product defaults",
+            1,
+            {"concurrency": 2},
+        ),
+        (
+            "probe jobs, 2 workers x 2 children, recycled after 1,000 tasks",
+            2,
+            {"concurrency": 2, "max_tasks_per_child": 1000},
+        ),
+    ]
+
+
+def with_workers(instances, options, measure):
+    workers = [start_worker(index=index, **options) for index in range(instances)]
+    try:
+        return measure()
+    finally:
+        for worker in workers:
+            stop_process(worker)
+
+
+def report(label, unit, rate, cpu, submit_seconds=None):
+    figures = "  ".join(f"{cpu[kind]:5.2f}" for kind in cpu)
+    print(f"    {label}")
+    line = f"      {rate:7.1f} {unit}   CPU {figures}  = {sum(cpu.values()):5.2f} ms"
+    if submit_seconds is not None:
+        line += f"   (submitting took {submit_seconds:.1f} s)"
+    print(line)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2000)
@@ -340,11 +388,13 @@ def main():
     parser.add_argument(
         "--max-tasks-per-child",
         type=int,
-        help="override CELERY_WORKER_MAX_TASKS_PER_CHILD for the worker",
+        help="override CELERY_WORKER_MAX_TASKS_PER_CHILD for the workers",
     )
-    parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument(
-        "--workers", type=int, default=1, help="worker instances (each a parent)"
+        "--concurrency", type=int, help="children per worker (measure only this)"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="worker instances (measure only this)"
     )
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-api", action="store_true")
@@ -358,25 +408,23 @@ def main():
     organisation, token, student, assessment = fixtures()
 
     if not args.skip_throughput:
-        workers = [
-            start_worker(args.max_tasks_per_child, args.concurrency, index)
-            for index in range(args.workers)
-        ]
-        try:
-            jobs_rate, submit_seconds, jobs_cpu = bench_jobs(args.jobs, organisation)
-            bare_rate, bare_cpu = bench_bare(args.jobs)
-        finally:
-            for worker in workers:
-                stop_process(worker)
-        print(f"(a) throughput, {args.jobs} no-op tasks, prefork concurrency 2")
-        print(f"    probe jobs (Job row + lifecycle): {jobs_rate:8.1f} jobs/s")
-        print(f"      of which submitting took {submit_seconds:.2f} s")
-        print(f"    bare task, django-celery-results: {bare_rate:8.1f} tasks/s")
-        print(f"    ratio jobs / bare: {jobs_rate / bare_rate:.2f}")
-        print("    CPU per task (ms), by process: " + ", ".join(jobs_cpu))
-        for label, cpu in (("probe jobs", jobs_cpu), ("bare tasks", bare_cpu)):
-            figures = "  ".join(f"{cpu[kind]:5.2f}" for kind in cpu)
-            print(f"      {label:10s} {figures}   total {sum(cpu.values()):5.2f}")
+        print(f"(a) throughput, {args.jobs} no-op tasks, prefork on this machine")
+        print("    CPU per task (ms): worker, postgres, redis, submitter")
+        for label, instances, options in throughput_configurations(args):
+            rate, cpu, submit_seconds = with_workers(
+                instances,
+                options,
+                lambda: bench_jobs(args.jobs, organisation),
+            )
+            report(label, "jobs/s", rate, cpu, submit_seconds)
+        # The reference: a bare task and stock django-celery-results, with
+        # every other setting as the product has it.
+        rate, cpu = with_workers(
+            1,
+            {"concurrency": 2, "env": {"CELERY_RESULT_BACKEND": "django-db"}},
+            lambda: bench_bare(args.jobs),
+        )
+        report("bare task, stock django-celery-results", "tasks/s", rate, cpu)
 
     if not args.skip_api:
         latencies, errors, total = bench_api(
