@@ -119,3 +119,15 @@ def test_lookups_and_other_field_errors_are_reported_together(api, assessment):
     upper = report_body(assessment=assessment, student=assessment)
     upper["assessment"] = upper["assessment"].upper()
     assert list(api.post(SUBMIT, upper, format="json").json()) == ["student"]
+
+
+@pytest.mark.django_db
+def test_each_job_serializer_binds_fields_of_its_own(probe_job):
+    from jobs.serializers import JobSerializer
+
+    first, second = JobSerializer(probe_job), JobSerializer(probe_job)
+    for name in ("id", "status", "links"):
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first
+        assert second.fields[name].parent is second
+    assert first.data == second.data
