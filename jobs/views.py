@@ -25,7 +25,17 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class SubmissionThrottle(UserRateThrottle):
-    """Submissions per user, at the rate of the "submissions" scope."""
+    """Submissions per user, at the rate of the "submissions" scope.
+
+    DRF's throttles keep every request's time within the period in one cache
+    entry, read and written whole on each request: at 200 submissions a
+    second under a rate of 1,000,000/minute that entry held 12,000 times and
+    cost more than the rest of the throttle. This one keeps a count per fixed
+    window and weighs the previous window's count by how much of it still
+    overlaps the sliding period, so its cost does not grow with the rate. Like
+    DRF's, the read and the write are not atomic: two requests at the same
+    instant may be counted once.
+    """
 
     scope = "submissions"
 
@@ -41,13 +51,51 @@ class SubmissionThrottle(UserRateThrottle):
         # still be recorded (the sweeper publishes it later), so a throttle
         # that cannot count lets the request through rather than fail it.
         try:
-            return super().allow_request(request, view)
+            return self.count_request(request, view)
         except Exception:
             logger.warning(
                 "throttle cache unavailable; not throttling this request",
                 exc_info=True,
             )
             return True
+
+    def count_request(self, request, view):
+        """Count the request in its window; return whether it is allowed."""
+        self.retry_after = None
+        if self.rate is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+
+        now = self.timer()
+        window, elapsed = divmod(now, self.duration)
+        current_key = f"{key}:{int(window)}"
+        previous_key = f"{key}:{int(window) - 1}"
+        counts = self.cache.get_many([previous_key, current_key])
+        previous = counts.get(previous_key, 0)
+        current = counts.get(current_key, 0)
+
+        overlap = 1 - elapsed / self.duration
+        if previous * overlap + current >= self.num_requests:
+            self.retry_after = self._seconds_until_allowed(previous, current, elapsed)
+            return False
+        # Kept for two periods: it is the previous window during the next.
+        self.cache.set(current_key, current + 1, 2 * self.duration)
+        return True
+
+    def _seconds_until_allowed(self, previous, current, elapsed):
+        limit = self.num_requests
+        if current >= limit:
+            # Only once this window has become the previous one and has
+            # slid out far enough.
+            return self.duration - elapsed + self.duration * (1 - limit / current)
+        # The previous window's weight falls below what is left of the limit.
+        fraction = 1 - (limit - current) / previous
+        return max(0.0, self.duration * fraction - elapsed)
+
+    def wait(self):
+        return self.retry_after
 
 
 class OrganisationJobsMixin:

@@ -5,13 +5,14 @@ from assessments.models import Assessment, Student
 from jobs.fields import (
     OrganisationObjectField,
     OrganisationObjectListField,
+    OrganisationObjectsSerializer,
     PriorityField,
 )
 
 from .models import Report, ReportType
 
 
-class ReportSubmitSerializer(serializers.Serializer):
+class ReportSubmitSerializer(OrganisationObjectsSerializer):
     student = OrganisationObjectField(Student)
     assessment = OrganisationObjectField(Assessment)
     report_type = serializers.ChoiceField(
@@ -27,7 +28,7 @@ class ReportSubmitSerializer(serializers.Serializer):
     )
 
 
-class ReportBatchSubmitSerializer(serializers.Serializer):
+class ReportBatchSubmitSerializer(OrganisationObjectsSerializer):
     assessment = OrganisationObjectField(Assessment)
     students = OrganisationObjectListField(
         Student,
