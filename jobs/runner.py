@@ -8,6 +8,7 @@ and lost connections are retried with capped exponential backoff,
 :class:`JobCancelled` cancels).
 """
 
+import functools
 import logging
 import os
 import socket
@@ -29,6 +30,7 @@ from django.utils import timezone
 
 from dreamseed.backoff import capped_backoff
 from dreamseed.exceptions import JobCancelled, PermanentJobError, TransientJobError
+from dreamseed.sql import Columns, fetch_one
 
 from .models import Job
 from .services import TASKS_BY_KIND, after_finish
@@ -170,15 +172,17 @@ def _claim_queued(job_id, now):
     """
     if connection.vendor != "postgresql":
         return None
-    table = Job._meta.db_table
+    table = connection.ops.quote_name(Job._meta.db_table)
     # One round trip in autocommit mode: BEGIN, SET LOCAL and COMMIT around
-    # it cost three more, which was most of a claim's time.
+    # it cost three more, which was most of a claim's time; the row comes back
+    # as written, read without a queryset (see dreamseed.sql).
     sql = (
-        f'UPDATE "{table}" SET status = %s, attempts = attempts + 1, '
+        f"UPDATE {table} SET status = %s, attempts = attempts + 1, "
         "claimed_by = %s, started_at = %s, heartbeat_at = %s, "
         "lease_expires_at = %s, error = '', error_code = '' "
         "WHERE id = %s AND status = %s AND NOT cancel_requested "
-        f"AND attempts < max_attempts {_relaxed_commit_sql('AND')} RETURNING *"
+        f"AND attempts < max_attempts {_relaxed_commit_sql('AND')} "
+        f"RETURNING {_job_columns(table).sql()}"
     )
     params = [
         Job.Status.RUNNING,
@@ -189,7 +193,13 @@ def _claim_queued(job_id, now):
         job_id,
         Job.Status.QUEUED,
     ]
-    return next(iter(Job.objects.raw(sql, params)), None)
+    (job,) = fetch_one(sql, params, _job_columns(table))
+    return job
+
+
+@functools.cache
+def _job_columns(table):
+    return Columns(Job, table)
 
 
 def _relaxed_commit_sql(joiner):
