@@ -1,7 +1,7 @@
 """Benchmark the job path end to end; run by hand, prints figures.
 
 (a) Throughput: N no-op ``probe`` jobs submitted through the job service (a
-few hundred per transaction, as a batch would be) and drained by real prefork
+few hundred at a time, as a batch of reports is) and drained by real prefork
 workers: one worker with the product's settings, then two worker instances
 (one parent per core) whose children are recycled after 1,000 tasks instead
 of 100. Side by side, the reference: N bare Celery no-op tasks storing their
@@ -151,7 +151,13 @@ def cpu_seconds():
     figures matter.
     """
     ticks = os.sysconf("SC_CLK_TCK")
-    totals = {"worker": 0.0, "postgres": 0.0, "redis": 0.0, "this process": 0.0}
+    totals = {
+        "worker": 0.0,
+        "postgres": 0.0,
+        "redis": 0.0,
+        "this process": 0.0,
+        "web server": 0.0,
+    }
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -166,6 +172,8 @@ def cpu_seconds():
             totals["this process"] += used
         elif b"celery" in command and b" worker " in command:
             totals["worker"] += used
+        elif b"gunicorn" in command:
+            totals["web server"] += used
         elif command.startswith(b"postgres"):
             totals["postgres"] += used
         elif b"redis-server" in command:
@@ -208,17 +216,20 @@ def bench_jobs(n, organisation):
     from django.db import transaction
 
     from jobs.models import Job
-    from jobs.services import create_job
+    from jobs.services import create_jobs
 
     Job.objects.filter(kind=Job.Kind.PROBE).delete()
     cpu_before = cpu_seconds()
     start = time.perf_counter()
-    # Submitted a few hundred per transaction, as a batch submission would:
-    # publication waits for each commit.
+    # Submitted a few hundred at a time, as a batch of reports is: one
+    # INSERT, then each job's message once it has committed.
     for offset in range(0, n, 250):
         with transaction.atomic():
-            for _ in range(min(250, n - offset)):
-                create_job(organisation=organisation, kind=Job.Kind.PROBE)
+            create_jobs(
+                organisation=organisation,
+                kind=Job.Kind.PROBE,
+                params_list=[{}] * min(250, n - offset),
+            )
     submitted = time.perf_counter()
     end = wait_until(
         lambda: (
@@ -269,7 +280,7 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def bench_api(token, student, assessment, rate, seconds, workers):
+def bench_api(token, student, assessment, rate, seconds, workers, threads):
     port = free_port()
     server = start_process(
         [
@@ -284,7 +295,7 @@ def bench_api(token, student, assessment, rate, seconds, workers):
             "--worker-class",
             "gthread",
             "--threads",
-            "4",
+            str(threads),
             "--keep-alive",
             "30",
             "--log-level",
@@ -324,13 +335,15 @@ def bench_api(token, student, assessment, rate, seconds, workers):
             list(pool.map(send, [time.perf_counter()] * 40))
         total = int(rate * seconds)
         start = time.perf_counter() + 0.2
+        cpu_before = cpu_seconds()
         with ThreadPoolExecutor(64) as pool:
             results = list(pool.map(send, [start + i / rate for i in range(total)]))
+        cpu = cpu_per_task(cpu_before, cpu_seconds(), total)
     finally:
         stop_process(server)
     latencies = [ms * 1000 for status, ms in results if status == 202]
     errors = len(results) - len(latencies)
-    return latencies, errors, total
+    return latencies, errors, total, cpu
 
 
 def _port_open(port):
@@ -371,6 +384,7 @@ def with_workers(instances, options, measure):
 
 
 def report(label, unit, rate, cpu, submit_seconds=None):
+    cpu = {kind: cpu[kind] for kind in ("worker", "postgres", "redis", "this process")}
     figures = "  ".join(f"{cpu[kind]:5.2f}" for kind in cpu)
     print(f"    {label}")
     line = f"      {rate:7.1f} {unit}   CPU {figures}  = {sum(cpu.values()):5.2f} ms"
@@ -385,6 +399,7 @@ def main():
     parser.add_argument("--rate", type=float, default=200.0, help="requests/s")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--api-workers", type=int, default=2)
+    parser.add_argument("--api-threads", type=int, default=4)
     parser.add_argument(
         "--max-tasks-per-child",
         type=int,
@@ -427,12 +442,19 @@ def main():
         report("bare task, stock django-celery-results", "tasks/s", rate, cpu)
 
     if not args.skip_api:
-        latencies, errors, total = bench_api(
-            token, student, assessment, args.rate, args.seconds, args.api_workers
+        latencies, errors, total, cpu = bench_api(
+            token,
+            student,
+            assessment,
+            args.rate,
+            args.seconds,
+            args.api_workers,
+            args.api_threads,
         )
         print(
             f"(b) submit latency, {total} POST /api/v1/reports/submit/ at "
-            f"{args.rate:.0f}/s, gunicorn {args.api_workers} workers x 4 threads"
+            f"{args.rate:.0f}/s, gunicorn {args.api_workers} workers x "
+            f"{args.api_threads} threads"
         )
         if latencies:
             p50, p95, p99 = (percentile(latencies, f) for f in (0.5, 0.95, 0.99))
@@ -441,6 +463,10 @@ def main():
                 f"  max {max(latencies):.1f} ms"
             )
         print(f"    non-202 answers or errors: {errors}")
+        print(
+            "    CPU per request (ms): "
+            + ", ".join(f"{kind} {cpu[kind]:.2f}" for kind in cpu if kind != "worker")
+        )
         from jobs.models import Job
 
         Job.objects.filter(organisation=organisation).delete()

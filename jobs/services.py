@@ -64,6 +64,56 @@ def create_job(
     return job
 
 
+def create_jobs(
+    *,
+    organisation,
+    kind,
+    params_list,
+    priority=None,
+    submitted_by=None,
+    parent=None,
+):
+    """Record one job of ``kind`` per entry of ``params_list`` in one INSERT.
+
+    The jobs are published once the surrounding transaction commits, as with
+    :func:`create_job`. A batch of 1,000 reports was 2,000 INSERTs, one at a
+    time, before its first job could start.
+    """
+    if kind not in Job.Kind.values:
+        raise ValueError(f"unknown job kind {kind!r}")
+    now = timezone.now()
+    jobs = [
+        Job(
+            organisation=organisation,
+            kind=kind,
+            params=params or {},
+            priority=settings.JOBS_DEFAULT_PRIORITY if priority is None else priority,
+            submitted_by=submitted_by,
+            parent=parent,
+            max_attempts=settings.JOBS_MAX_ATTEMPTS,
+            celery_task_id=str(uuid.uuid4()),
+            published_at=now,
+            publish_count=1,
+        )
+        for params in params_list
+    ]
+    Job.objects.bulk_create(jobs, batch_size=JOBS_PER_INSERT)
+    logger.info("%s %s jobs queued", len(jobs), kind)
+
+    def publish_all():
+        for job in jobs:
+            send_job(job, job.celery_task_id)
+
+    transaction.on_commit(publish_all)
+    return jobs
+
+
+# Rows per INSERT statement when jobs are created together: large enough that
+# statements are few, small enough to stay far below PostgreSQL's limit of
+# 65,535 parameters (a job row has about 25 columns).
+JOBS_PER_INSERT = 500
+
+
 def send_job(job, task_id, countdown=None):
     """Send the job's message; return whether the broker took it."""
     try:

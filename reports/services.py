@@ -15,7 +15,7 @@ from calibration.models import AbilityEstimate, ItemParameter
 from calibration.scoring import eap_trajectory
 from calibration.services import current_run
 from jobs.models import Job
-from jobs.services import create_job
+from jobs.services import JOBS_PER_INSERT, create_job, create_jobs
 
 from .exceptions import (
     ReportError,
@@ -98,16 +98,31 @@ def submit_batch(
         publish=False,
         **(idempotency or {}),
     )
-    for student in students:
-        submit_report(
-            organisation=organisation,
-            student=student,
-            assessment=assessment,
-            report_type=report_type,
-            priority=priority,
-            user=user,
-            parent=batch,
-        )
+    # Written together: a report and its job per student, in two INSERTs
+    # (of a few hundred rows each) rather than two per student.
+    report_ids = [uuid.uuid4() for _ in students]
+    jobs = create_jobs(
+        organisation=organisation,
+        kind=Job.Kind.REPORT,
+        params_list=[{"report": str(report_id)} for report_id in report_ids],
+        priority=priority,
+        submitted_by=user,
+        parent=batch,
+    )
+    Report.objects.bulk_create(
+        [
+            Report(
+                id=report_id,
+                organisation=organisation,
+                student=student,
+                assessment=assessment,
+                report_type=report_type,
+                job=job,
+            )
+            for report_id, student, job in zip(report_ids, students, jobs, strict=True)
+        ],
+        batch_size=JOBS_PER_INSERT,
+    )
     return batch
 
 

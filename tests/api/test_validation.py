@@ -343,3 +343,37 @@ def test_calibration_numbers_are_json_numbers(api, field, value):
     response = api.post("/api/v1/calibrations/", {field: value}, format="json")
     assert response.status_code == 400
     assert field in response.json()
+
+
+def test_a_batch_costs_the_same_queries_for_4_students_or_40(
+    api, organisation, assessment
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from assessments.models import Student
+    from jobs.models import Job
+    from reports.models import Report
+
+    students = [
+        Student.objects.create(organisation=organisation, external_id=f"Q-{i}")
+        for i in range(44)
+    ]
+    counts = []
+    for group in (students[:4], students[4:]):
+        body = {
+            "assessment": str(assessment.pk),
+            "students": [str(s.pk) for s in group],
+        }
+        with CaptureQueriesContext(connection) as queries:
+            response = api.post(BATCH, body, format="json")
+        assert response.status_code == 202
+        counts.append(len(queries))
+        batch = Job.objects.get(pk=response.json()["id"])
+        members = batch.children.order_by("created_at")
+        assert members.count() == len(group)
+        assert {m.kind for m in members} == {Job.Kind.REPORT}
+        reports = Report.objects.filter(job__parent=batch)
+        assert sorted(r.student_id for r in reports) == sorted(s.pk for s in group)
+        assert all(str(r.pk) == r.job.params["report"] for r in reports)
+    assert counts[0] == counts[1]
