@@ -114,6 +114,17 @@ def send_job_emails(job, progress=None):
                     failed += outcome == EmailDelivery.Status.FAILED
                     deferred += outcome == EmailDelivery.Status.PENDING
                     progress(100 * index / len(pending), "sending")
+        except smtplib.SMTPAuthenticationError as exc:
+            # A refused login (535) does not mend itself: retrying would only
+            # delay the failure. A temporary one (454) is worth a retry.
+            if exc.smtp_code >= 500:
+                raise PermanentJobError(
+                    f"the mail server refused the login ({exc.smtp_code}): "
+                    "check EMAIL_HOST_USER and EMAIL_HOST_PASSWORD"
+                ) from exc
+            raise TransientJobError(
+                f"the mail server could not log in for now ({exc.smtp_code})"
+            ) from exc
         except (
             smtplib.SMTPServerDisconnected,
             smtplib.SMTPConnectError,

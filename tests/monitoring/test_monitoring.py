@@ -1,6 +1,7 @@
 """Metrics, health, task and job ids in logs, and Flower behind a password."""
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -303,3 +304,37 @@ def test_workers_send_task_events_once_asked_as_flower_does(worker):
     heard = events_around_a_task(seconds=20)
     types = [event["type"] for event in heard]
     assert {"task-received", "task-started", "task-succeeded"} <= set(types)
+
+
+def test_health_with_the_database_down_is_503_naming_it():
+    # A process of its own whose database is a closed port of this machine:
+    # the real connection attempt fails, nothing is faked.
+    code = (
+        "import django, json; django.setup();"
+        "from django.test import Client;"
+        "r = Client().get('/health/', HTTP_HOST='localhost');"
+        "print(r.status_code, json.dumps(r.json(), sort_keys=True))"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dreamseed.test_settings",
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:{free_port()}/nothing",
+        "HEALTH_TIMEOUT_SECONDS": "1",
+    }
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    status, body = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert status == "503"
+    assert json.loads(body) == {
+        "status": "unavailable",
+        "checks": {"broker": "ok", "database": "failed", "workers": "failed"},
+    }
+    assert time.monotonic() - started < 30

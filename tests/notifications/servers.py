@@ -64,10 +64,16 @@ class RecordingHandler:
 
 
 class SMTPServer:
-    def __init__(self, handler):
+    def __init__(self, handler, authenticator=None):
         self.handler = handler
         self.port = free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port)
+        options = {}
+        if authenticator is not None:
+            # Plain-text login on loopback, for tests only.
+            options = {"authenticator": authenticator, "auth_require_tls": False}
+        self.controller = Controller(
+            handler, hostname="127.0.0.1", port=self.port, **options
+        )
 
     def __enter__(self):
         self.controller.start()

@@ -295,3 +295,48 @@ def test_a_report_ready_subject_from_imported_data_is_sent_on_one_line(
         result = send_job_emails(job)
     assert result["sent"] == 1, result
     assert smtp.handler.messages[0]["subject"] == "Report ready: S 1"
+
+
+def login_answering(code, text):
+    from aiosmtpd.smtp import AuthResult
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        return AuthResult(success=False, handled=False, message=f"{code} {text}")
+
+    return authenticator
+
+
+def test_a_refused_login_fails_the_job_at_once_and_says_what_to_check(
+    organisation, teachers, settings
+):
+    from dreamseed.exceptions import PermanentJobError
+
+    with SMTPServer(
+        RecordingHandler(), authenticator=login_answering(535, "5.7.8 Bad credentials")
+    ) as smtp:
+        use_smtp(settings, smtp)
+        settings.EMAIL_HOST_USER = "mailer"
+        settings.EMAIL_HOST_PASSWORD = "wrong"
+        job = submit(organisation)
+        with pytest.raises(PermanentJobError) as error:
+            send_job_emails(job)
+    assert str(error.value) == (
+        "the mail server refused the login (535): "
+        "check EMAIL_HOST_USER and EMAIL_HOST_PASSWORD"
+    )
+    assert smtp.handler.messages == []
+
+
+def test_a_temporary_login_failure_is_retried(organisation, teachers, settings):
+    from dreamseed.exceptions import TransientJobError
+
+    with SMTPServer(
+        RecordingHandler(), authenticator=login_answering(454, "4.7.0 Try later")
+    ) as smtp:
+        use_smtp(settings, smtp)
+        settings.EMAIL_HOST_USER = "mailer"
+        settings.EMAIL_HOST_PASSWORD = "whatever"
+        job = submit(organisation)
+        with pytest.raises(TransientJobError, match=r"for now \(454\)"):
+            send_job_emails(job)
+    assert smtp.handler.messages == []
