@@ -325,9 +325,10 @@ def run_calibration(job, progress=None):
     }
 
 
-def not_converged_message(options, result):
+def not_converged_message(
+    options, result, kept="its estimates are kept for inspection but not used."
+):
     """Say why a fit did not converge and what to do, for people."""
-    kept = "its estimates are kept for inspection but not used."
     if (result.convergence or {}).get("no_finite_maximum"):
         return (
             f"The {options['method']} calibration has no finite maximum: with so "

@@ -355,11 +355,16 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT_SECONDS", 30)
+# Without a mail server the embedded default prints messages to the console;
+# a production setup refuses to send, so an e-mail job fails saying so
+# instead of reporting messages as sent that went only to a log.
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend",
+    else "django.core.mail.backends.console.EmailBackend"
+    if EMBEDDED
+    else "notifications.backends.NoMailServerBackend",
 )
 # Where people reach this service; links in e-mails start with it.
 DREAMSEED_BASE_URL = os.environ.get(

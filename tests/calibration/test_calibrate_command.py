@@ -138,3 +138,26 @@ def test_create_api_user_prints_a_working_token(organisation, capsys):
 
         other = Organisation.objects.create(name="Other", slug="other")
         call_command("create_api_user", other.slug, "carol")
+
+
+def test_standalone_fit_without_a_maximum_is_refused_and_writes_nothing(
+    lsat7_csv, tmp_path
+):
+    items, abilities = tmp_path / "items.csv", tmp_path / "abilities.csv"
+    with pytest.raises(CommandError) as error:
+        call_command(
+            "calibrate",
+            input=lsat7_csv,
+            method="jmle",
+            output=items,
+            abilities=abilities,
+            stdout=open("/dev/null", "w"),
+            stderr=open("/dev/null", "w"),
+        )
+    message = str(error.value)
+    assert message.startswith("The jmle calibration has no finite maximum")
+    assert message.endswith(
+        f"nothing was written to {items}. Use method 'mml', which suits short "
+        "and sparse tests."
+    )
+    assert not items.exists() and not abilities.exists()

@@ -1,5 +1,9 @@
 """E-mail through a real SMTP server on 127.0.0.1: counts, refusals, drops."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
@@ -340,3 +344,34 @@ def test_a_temporary_login_failure_is_retried(organisation, teachers, settings):
         with pytest.raises(TransientJobError, match=r"for now \(454\)"):
             send_job_emails(job)
     assert smtp.handler.messages == []
+
+
+def test_without_a_mail_server_the_job_fails_saying_so(
+    organisation, teachers, settings
+):
+    from dreamseed.exceptions import PermanentJobError
+    from notifications.models import EmailDelivery
+
+    settings.EMAIL_BACKEND = "notifications.backends.NoMailServerBackend"
+    job = submit(organisation)
+    with pytest.raises(PermanentJobError, match="no mail server is configured"):
+        send_job_emails(job)
+    assert not EmailDelivery.objects.filter(
+        job=job, status=EmailDelivery.Status.SENT
+    ).exists()
+
+
+def test_production_settings_without_a_mail_server_refuse_to_send():
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/unused",
+        "DJANGO_SETTINGS_MODULE": "dreamseed.settings",
+        "DJANGO_SECRET_KEY": "x" * 50,
+    }
+    env.pop("EMAIL_HOST", None)
+    env.pop("EMAIL_BACKEND", None)
+    code = "from django.conf import settings; print(settings.EMAIL_BACKEND)"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "notifications.backends.NoMailServerBackend"

@@ -160,6 +160,16 @@ class Command(BaseCommand):
         for j, flag in enumerate(result.item_diagnostics["flag"]):
             if flag:
                 self.stderr.write(f"warning: item {names[j]!r} flagged: {flag}")
+        if not result.converged:
+            # As in the database, a fit that did not converge is never used:
+            # here that means no output file a script could pick up.
+            raise CommandError(
+                services.not_converged_message(
+                    {"method": method},
+                    result,
+                    kept=f"nothing was written to {options['output']}.",
+                )
+            )
 
         write_csv_atomically(
             options["output"],
