@@ -26,7 +26,10 @@ class Command(BaseCommand):
             organisation = Organisation.objects.get(slug=options["organisation"])
         except Organisation.DoesNotExist:
             slug = options["organisation"]
-            raise CommandError(f"No organisation with slug {slug!r}.")
+            raise CommandError(
+                f"No organisation with slug {slug!r}. Create it first: "
+                f"manage.py create_organisation {slug} 'Its name'."
+            )
         User = get_user_model()
         # The model's own checks, as a form would run them: a blank, overlong
         # or oddly spelled name is an error here, not a row or a traceback.
