@@ -249,12 +249,20 @@ def update_batch(batch_id):
                 batch.status = Job.Status.CANCELLED
                 batch.error = "Cancelled."
                 batch.error_code = "cancelled"
+            elif not counts["failed"]:
+                # Someone cancelled members one by one; nothing went wrong.
+                batch.status = Job.Status.CANCELLED
+                batch.error = (
+                    f"{counts['cancelled']} of {counts['total']} members were "
+                    "cancelled; the others succeeded."
+                )
+                batch.error_code = "members_cancelled"
             else:
                 batch.status = Job.Status.FAILED
-                batch.error = (
-                    f"{counts['failed'] + counts['cancelled']} of "
-                    f"{counts['total']} members did not succeed."
-                )
+                batch.error = f"{counts['failed']} of {counts['total']} members failed"
+                if counts["cancelled"]:
+                    batch.error += f" and {counts['cancelled']} were cancelled"
+                batch.error += "."
                 batch.error_code = "members_failed"
         batch.save()
     return batch

@@ -168,3 +168,39 @@ def test_a_finished_job_survives_its_connection_dying_before_the_outcome(
         {"answer": 42},
         1,
     )
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "status", "code", "error"),
+    [
+        (["succeeded", "succeeded", "succeeded"], "succeeded", "", ""),
+        (
+            ["succeeded", "cancelled", "succeeded"],
+            "cancelled",
+            "members_cancelled",
+            "1 of 3 members were cancelled; the others succeeded.",
+        ),
+        (
+            ["failed", "cancelled", "succeeded"],
+            "failed",
+            "members_failed",
+            "1 of 3 members failed and 1 were cancelled.",
+        ),
+        (
+            ["failed", "failed", "succeeded"],
+            "failed",
+            "members_failed",
+            "2 of 3 members failed.",
+        ),
+    ],
+)
+def test_a_batch_ends_as_its_members_did(organisation, outcomes, status, code, error):
+    with transaction.atomic():
+        batch = services.create_job(
+            organisation=organisation, kind=Job.Kind.REPORT_BATCH, publish=False
+        )
+    for outcome in outcomes:
+        queued(organisation, parent=batch, status=outcome)
+    batch = services.update_batch(batch.pk)
+    assert (batch.status, batch.error_code, batch.error) == (status, code, error)
+    assert batch.result["cancelled"] == outcomes.count("cancelled")
