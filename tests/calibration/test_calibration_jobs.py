@@ -1,5 +1,7 @@
 """Calibration as a job: through a real worker, against PostgreSQL and Redis."""
 
+import os
+
 import pytest
 from django.db import transaction
 
@@ -257,3 +259,19 @@ def test_calibration_submitted_through_the_api(lsat7, worker):
     run_url = detail["links"]["calibration_run"]
     run = client.get(run_url).json()
     assert {i["item"] for i in run["items"]} == {f"ITEM{j}" for j in range(1, 6)}
+
+
+@pytest.mark.integration
+def test_the_demo_with_jmle_says_why_and_names_the_kept_run(worker):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError) as error:
+        call_command("demo", method="jmle", stdout=open(os.devnull, "w"))
+    run = CalibrationRun.objects.get(method="jmle")
+    message = str(error.value)
+    assert message.startswith("Calibration failed: The jmle calibration has no ")
+    assert message.endswith(
+        f"The run is {run.pk}: GET /api/v1/calibrations/{run.pk}/ or the admin's "
+        "Calibration runs page shows it."
+    )

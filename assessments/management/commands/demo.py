@@ -74,7 +74,14 @@ class Command(BaseCommand):
             job = submit_calibration(organisation, method=options["method"])
         job = wait_for_job(job.pk, timeout=options["timeout"], label="calibration")
         if job.status != Job.Status.SUCCEEDED:
-            raise CommandError(f"Calibration {job.status}: {job.error}")
+            message = f"Calibration {job.status}: {job.error}"
+            kept = (job.result or {}).get("calibration_run")
+            if kept:
+                message += (
+                    f" The run is {kept}: GET /api/v1/calibrations/{kept}/ or the "
+                    "admin's Calibration runs page shows it."
+                )
+            raise CommandError(message)
         run = CalibrationRun.objects.get(pk=job.result["calibration_run"])
         self.stdout.write(
             f"Calibration run {run.pk}: {run.get_method_display()}, "
