@@ -51,6 +51,9 @@ class OrganisationTokenAuthentication(TokenAuthentication):
     """
 
     def authenticate_credentials(self, key):
+        if "\x00" in key:
+            # PostgreSQL refuses the character in text: no token has it.
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
         sql, columns = _token_query()
         token, user, membership, organisation = fetch_one(sql, [key], *columns)
         if token is None:

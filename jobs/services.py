@@ -101,8 +101,19 @@ def create_jobs(
     logger.info("%s %s jobs queued", len(jobs), kind)
 
     def publish_all():
-        for job in jobs:
-            send_job(job, job.celery_task_id)
+        for sent, job in enumerate(jobs):
+            if not send_job(job, job.celery_task_id):
+                # The broker refused one; each further try would wait for it
+                # again (about 0.6 s), so a batch of 1,000 would hold the
+                # request for minutes. The rows are saved: the sweeper
+                # publishes the rest.
+                logger.warning(
+                    "%s of %s %s jobs left for the sweeper to publish",
+                    len(jobs) - sent,
+                    len(jobs),
+                    kind,
+                )
+                return
 
     transaction.on_commit(publish_all)
     return jobs
