@@ -91,6 +91,21 @@ class Busy(Exception):
 def claim(job_id):
     """Mark the job running for this process, or say why not.
 
+    A worker keeps its database connection between tasks; if the server
+    closed it meanwhile (a restart, a fail-over, an idle timeout), the claim
+    is tried once more on a fresh connection rather than lost.
+    """
+    try:
+        return _claim(job_id)
+    except (OperationalError, InterfaceError):
+        logger.warning("job %s: claim failed; reconnecting once", job_id)
+        connection.close()
+        return _claim(job_id)
+
+
+def _claim(job_id):
+    """Mark the job running for this process, or say why not.
+
     Returns the job, ``None`` when there is nothing to do (finished,
     cancelled, unknown, or out of attempts), or raises :class:`Busy`.
     """
