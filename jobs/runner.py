@@ -21,6 +21,8 @@ from celery.exceptions import Retry, SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import (
     DatabaseError,
+    DataError,
+    IntegrityError,
     InterfaceError,
     OperationalError,
     connection,
@@ -247,7 +249,8 @@ def _outcome_fields(status, *, result=None, error="", code="", dead_letter=False
         "status": status,
         "finished_at": timezone.now(),
         "lease_expires_at": None,
-        "error": error,
+        # PostgreSQL text cannot hold NUL; an error message may (from data).
+        "error": error.replace("\x00", "\\x00"),
         "error_code": code,
         "dead_letter": dead_letter,
     }
@@ -280,6 +283,28 @@ def finish(job_id, status, **kwargs):
         logger.warning("job outcome write failed; reconnecting once", exc_info=True)
         connection.close()
         return _finish_once(job_id, status, **kwargs)
+    except (DataError, IntegrityError, ValueError) as exc:
+        # The outcome itself cannot be stored (NaN or infinity in the result,
+        # which JSON has no words for, say). Left running, the job would be
+        # run again until its attempts ran out and then blamed on a lost
+        # worker: record a failure that says what happened instead.
+        if kwargs.get("code") == UNSTORABLE:
+            raise
+        logger.exception("job outcome could not be stored")
+        kwargs.pop("result", None)
+        kwargs.update(
+            error=(
+                f"The job's outcome ({status}) could not be stored: "
+                f"{type(exc).__name__}: {exc}".strip()
+            ),
+            code=UNSTORABLE,
+            dead_letter=False,
+        )
+        return _finish_once(job_id, Job.Status.FAILED, **kwargs)
+
+
+# The error code of a job whose outcome the database refused.
+UNSTORABLE = "unstorable_outcome"
 
 
 def _update_held(job_id, claimant, fields):
