@@ -232,7 +232,9 @@ def update_batch(batch_id):
         if batch.status == Job.Status.QUEUED and done:
             batch.status = Job.Status.RUNNING
             batch.started_at = batch.started_at or timezone.now()
-        if done == counts["total"] and not batch.is_terminal:
+        # A batch cancelled while queued is already terminal: it still gets
+        # its summary once its last member has ended.
+        if done == counts["total"] and (not batch.is_terminal or batch.result is None):
             members = list(
                 batch.children.order_by("created_at").values(
                     "id", "status", "error", "result"
@@ -253,6 +255,7 @@ def update_batch(batch_id):
                     for m in members
                 ],
             }
+        if done == counts["total"] and not batch.is_terminal:
             batch.finished_at = timezone.now()
             if counts["succeeded"] == counts["total"]:
                 batch.status = Job.Status.SUCCEEDED
@@ -265,7 +268,8 @@ def update_batch(batch_id):
                 batch.status = Job.Status.CANCELLED
                 batch.error = (
                     f"{counts['cancelled']} of {counts['total']} members were "
-                    "cancelled; the others succeeded."
+                    "cancelled"
+                    + ("; the others succeeded." if counts["succeeded"] else ".")
                 )
                 batch.error_code = "members_cancelled"
             else:

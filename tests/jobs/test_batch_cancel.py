@@ -1,0 +1,42 @@
+"""A batch cancelled before any member ended still lists its members."""
+
+import pytest
+
+from jobs.models import Job
+from reports.models import Report
+
+BATCH = "/api/v1/reports/batch/"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_cancelled_while_queued_lists_each_member(api, organisation):
+    from assessments.models import Assessment, Student
+
+    assessment = Assessment.objects.create(
+        organisation=organisation, code="A", name="A"
+    )
+    students = [
+        Student.objects.create(organisation=organisation, external_id=f"S-{i}")
+        for i in range(3)
+    ]
+    # Published for real; no worker runs, so the members stay queued.
+    response = api.post(
+        BATCH,
+        {"assessment": str(assessment.pk), "students": [str(s.pk) for s in students]},
+        format="json",
+    )
+    assert response.status_code == 202
+    batch_id = response.json()["id"]
+    response = api.post(f"/api/v1/jobs/{batch_id}/cancel/")
+    assert response.status_code == 200
+    batch = Job.objects.get(pk=batch_id)
+    assert set(batch.children.values_list("status", flat=True)) == {"cancelled"}
+    assert set(
+        Report.objects.filter(job__parent=batch).values_list("status", flat=True)
+    ) == {"cancelled"}
+    assert batch.status == Job.Status.CANCELLED
+    assert batch.result is not None and batch.result["cancelled"] == 3
+    assert len(batch.result["members"]) == 3
+    assert {m["status"] for m in batch.result["members"]} == {"cancelled"}
+    assert batch.error == "Cancelled before it started."
+    assert batch.progress_step == "3 of 3 done"
