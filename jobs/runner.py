@@ -394,7 +394,13 @@ class JobContext:
         now = time.monotonic()
         if step != self._last_step or now - self._last_write >= self.WRITE_INTERVAL:
             heartbeat = timezone.now()
-            Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING).update(
+            # Only while this worker holds the job: one that lost its lease
+            # must not move the new holder's progress or extend its lease.
+            Job.objects.filter(
+                pk=self.job.pk,
+                status=Job.Status.RUNNING,
+                claimed_by=self.job.claimed_by,
+            ).update(
                 progress_percent=percent,
                 progress_step=step or "",
                 heartbeat_at=heartbeat,

@@ -32,7 +32,9 @@ class SubmissionThrottle(UserRateThrottle):
     second under a rate of 1,000,000/minute that entry held 12,000 times and
     cost more than the rest of the throttle. This one keeps a count per fixed
     window and weighs the previous window's count by how much of it still
-    overlaps the sliding period, so its cost does not grow with the rate. Like
+    overlaps the sliding period, so its cost does not grow with the rate. The
+    limit is approximate: a steady client gets the rate, but a burst across a
+    window's edge can pass up to twice it in one sliding period. Like
     DRF's, the read and the write are not atomic: two requests at the same
     instant may be counted once.
     """

@@ -204,3 +204,15 @@ def test_a_batch_ends_as_its_members_did(organisation, outcomes, status, code, e
     batch = services.update_batch(batch.pk)
     assert (batch.status, batch.error_code, batch.error) == (status, code, error)
     assert batch.result["cancelled"] == outcomes.count("cancelled")
+
+
+def test_progress_of_a_worker_that_lost_the_job_changes_nothing(organisation):
+    import threading
+
+    job = runner.claim(queued(organisation).pk)
+    stale = runner.JobContext(job, threading.Event())
+    # Another worker took the job over after this one's lease expired.
+    Job.objects.filter(pk=job.pk).update(claimed_by="elsewhere:1", progress_percent=7)
+    stale.progress(90, "late")
+    job.refresh_from_db()
+    assert (job.claimed_by, job.progress_percent) == ("elsewhere:1", 7)
