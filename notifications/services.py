@@ -9,7 +9,7 @@ import unicodedata
 
 from django.conf import settings
 from django.core import mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -337,12 +337,19 @@ def queue_webhooks(job):
     if not endpoints:
         return []
     created = []
-    with transaction.atomic():
-        for endpoint in endpoints:
-            delivery = WebhookDelivery(endpoint=endpoint, job=job, event=event)
-            delivery.payload = job_payload(job, event, delivery.pk)
-            delivery.save()
-            created.append(delivery.pk)
+    for endpoint in endpoints:
+        # One transaction per delivery: an endpoint deleted at this moment
+        # fails only its own row (its foreign key is checked at commit), not
+        # the deliveries to the organisation's other endpoints.
+        try:
+            with transaction.atomic():
+                delivery = WebhookDelivery(endpoint=endpoint, job=job, event=event)
+                delivery.payload = job_payload(job, event, delivery.pk)
+                delivery.save()
+        except IntegrityError:
+            logger.info("job %s: endpoint %s is gone; skipped", job.pk, endpoint.pk)
+            continue
+        created.append(delivery.pk)
     if created:
         from .tasks import deliver_webhook
 
