@@ -97,12 +97,21 @@ def claim(job_id):
     closed it meanwhile (a restart, a fail-over, an idle timeout), the claim
     is tried once more on a fresh connection rather than lost.
     """
+    return _reconnecting_once(_claim, job_id)
+
+
+def _reconnecting_once(operation, *args, **kwargs):
+    """Run ``operation``; if the database connection has died, once more anew."""
     try:
-        return _claim(job_id)
+        return operation(*args, **kwargs)
     except (OperationalError, InterfaceError):
-        logger.warning("job %s: claim failed; reconnecting once", job_id)
+        logger.warning(
+            "%s failed on a dead connection; reconnecting once",
+            operation.__name__,
+            exc_info=True,
+        )
         connection.close()
-        return _claim(job_id)
+        return operation(*args, **kwargs)
 
 
 def _claim(job_id):
@@ -278,11 +287,7 @@ def finish(job_id, status, **kwargs):
     running until its lease expires, and the sweeper takes over.
     """
     try:
-        return _finish_once(job_id, status, **kwargs)
-    except (OperationalError, InterfaceError):
-        logger.warning("job outcome write failed; reconnecting once", exc_info=True)
-        connection.close()
-        return _finish_once(job_id, status, **kwargs)
+        return _reconnecting_once(_finish_once, job_id, status, **kwargs)
     except (DataError, IntegrityError, ValueError) as exc:
         # The outcome itself cannot be stored (NaN or infinity in the result,
         # which JSON has no words for, say). Left running, the job would be
