@@ -193,3 +193,22 @@ def test_only_staff_reach_the_admin(user, client):
     user.is_staff = user.is_superuser = True
     user.save()
     assert client.get("/admin/jobs/job/").status_code == 200
+
+
+def test_swagger_ui_is_served_from_this_server(api):
+    from django.contrib.staticfiles import finders
+
+    bundle = "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js"
+    page = api.get("/api/v1/docs/").content.decode()
+    assert "cdn.jsdelivr.net" not in page
+    assert f"/static/{bundle}" in page
+    assert finders.find(bundle)
+
+
+def test_the_schema_says_how_to_send_the_token(api):
+    schema = api.get("/api/v1/schema/?format=json").json()
+    schemes = schema["components"]["securitySchemes"]
+    assert any(
+        s.get("type") == "apiKey" and s.get("name") == "Authorization"
+        for s in schemes.values()
+    ), schemes
