@@ -220,6 +220,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI's scripts from this server, at a pinned version, rather than
     # from a CDN: the page works without internet access.
+    # The job's choices appear in more than one component (a job, a job in a
+    # list): name them once.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.Job.Status",
+        "JobKindEnum": "jobs.models.Job.Kind",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }

@@ -17,7 +17,7 @@ from assessments.permissions import organisation_of
 
 from . import services
 from .models import Job
-from .serializers import JobSerializer
+from .serializers import JobListSerializer, JobSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -112,9 +112,9 @@ class OrganisationJobsMixin:
     ]
 )
 class JobListView(OrganisationJobsMixin, generics.ListAPIView):
-    """List the organisation's jobs, newest first."""
+    """List the organisation's jobs, newest first (a batch without its members)."""
 
-    serializer_class = JobSerializer
+    serializer_class = JobListSerializer
 
     def get_queryset(self):
         queryset = super().get_queryset()
@@ -167,7 +167,7 @@ class JobCancelView(OrganisationJobsMixin, APIView):
 class DeadLetterListView(OrganisationJobsMixin, generics.ListAPIView):
     """Jobs that failed after all their retries."""
 
-    serializer_class = JobSerializer
+    serializer_class = JobListSerializer
 
     def get_queryset(self):
         return super().get_queryset().filter(dead_letter=True, status=Job.Status.FAILED)

@@ -40,3 +40,40 @@ def test_a_batch_cancelled_while_queued_lists_each_member(api, organisation):
     assert {m["status"] for m in batch.result["members"]} == {"cancelled"}
     assert batch.error == "Cancelled before it started."
     assert batch.progress_step == "3 of 3 done"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_lists_show_a_batch_without_its_members(api, organisation):
+    from assessments.models import Assessment, Student
+
+    assessment = Assessment.objects.create(
+        organisation=organisation, code="B", name="B"
+    )
+    students = [
+        Student.objects.create(organisation=organisation, external_id=f"L-{i}")
+        for i in range(2)
+    ]
+    response = api.post(
+        BATCH,
+        {"assessment": str(assessment.pk), "students": [str(s.pk) for s in students]},
+        format="json",
+    )
+    batch_id = response.json()["id"]
+    api.post(f"/api/v1/jobs/{batch_id}/cancel/")
+
+    detail = api.get(f"/api/v1/jobs/{batch_id}/").json()
+    assert len(detail["result"]["members"]) == 2
+    listed = api.get("/api/v1/jobs/?kind=report_batch").json()["results"]
+    assert [job["id"] for job in listed] == [batch_id]
+    summary = {k: v for k, v in detail["result"].items() if k != "members"}
+    assert (
+        listed[0]["result"]
+        == summary
+        == {
+            "total": 2,
+            "succeeded": 0,
+            "failed": 0,
+            "cancelled": 2,
+        }
+    )
+    assert listed[0]["links"]["self"].endswith(f"/api/v1/jobs/{batch_id}/")
