@@ -414,7 +414,8 @@ class JointMLE(EstimatorBase):
             warnings.warn(
                 ConvergenceWarning(
                     f"the joint likelihood has no finite maximum for these data: "
-                    f"the discrimination of item(s) {runaway.tolist()!r} ran to "
+                    f"the discrimination of the item(s) in column(s) "
+                    f"{runaway.tolist()!r} (counting from 0) ran to "
                     f"the bound {self.a_bounds[1]}; JMLE needs more items per "
                     f"person, use MarginalMLE"
                 ),

@@ -123,6 +123,7 @@ class Command(BaseCommand):
 
     def standalone(self, options):
         from calibration.irt import IRTInputError, JointMLE, MarginalMLE
+        from calibration.irt.exceptions import ConvergenceWarning
 
         if options["output"] is None:
             raise CommandError("--input needs --output FILE for the item parameters.")
@@ -154,9 +155,15 @@ class Command(BaseCommand):
                 raise CommandError(f"{options['input']}: {exc}")
         if interactive:
             sys.stderr.write("\n")
-        for warning in caught:
-            self.stderr.write(f"warning: {warning.message}")
         result = estimator.result_
+        for warning in caught:
+            # A fit that did not converge is refused below, in the product's
+            # own words (and method names); other warnings are passed on.
+            if isinstance(warning.message, ConvergenceWarning) and not (
+                result.converged
+            ):
+                continue
+            self.stderr.write(f"warning: {warning.message}")
         for j, flag in enumerate(result.item_diagnostics["flag"]):
             if flag:
                 self.stderr.write(f"warning: item {names[j]!r} flagged: {flag}")
