@@ -25,6 +25,34 @@ logger = logging.getLogger(__name__)
 TASKS_BY_KIND = {}
 
 
+def _check_kind(kind):
+    if kind not in Job.Kind.values:
+        raise ValueError(f"unknown job kind {kind!r}")
+
+
+def _new_job(
+    *, organisation, kind, params, priority, submitted_by, parent, publish, **extra
+):
+    """An unsaved job row as every way of creating jobs writes it."""
+    _check_kind(kind)
+    # The row records the publication up front, so the common path costs one
+    # INSERT and no UPDATE; should the publication fail after the commit, the
+    # sweeper finds the job by its age all the same.
+    return Job(
+        organisation=organisation,
+        kind=kind,
+        params=params or {},
+        priority=settings.JOBS_DEFAULT_PRIORITY if priority is None else priority,
+        submitted_by=submitted_by,
+        parent=parent,
+        max_attempts=settings.JOBS_MAX_ATTEMPTS,
+        celery_task_id=str(uuid.uuid4()) if publish else "",
+        published_at=timezone.now() if publish else None,
+        publish_count=1 if publish else 0,
+        **extra,
+    )
+
+
 def create_job(
     *,
     organisation,
@@ -38,29 +66,21 @@ def create_job(
     publish=True,
 ):
     """Record a job and publish it once the surrounding transaction commits."""
-    if kind not in Job.Kind.values:
-        raise ValueError(f"unknown job kind {kind!r}")
-    # The row records the publication up front, so the common path costs one
-    # INSERT and no UPDATE; should the publication fail after the commit, the
-    # sweeper finds the job by its age all the same.
-    task_id = str(uuid.uuid4()) if publish else ""
-    job = Job.objects.create(
+    job = _new_job(
         organisation=organisation,
         kind=kind,
-        params=params or {},
-        priority=settings.JOBS_DEFAULT_PRIORITY if priority is None else priority,
+        params=params,
+        priority=priority,
         submitted_by=submitted_by,
         parent=parent,
+        publish=publish,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
-        max_attempts=settings.JOBS_MAX_ATTEMPTS,
-        celery_task_id=task_id,
-        published_at=timezone.now() if publish else None,
-        publish_count=1 if publish else 0,
     )
+    job.save(force_insert=True)
     logger.info("job %s queued (kind=%s priority=%s)", job.id, kind, job.priority)
     if publish:
-        transaction.on_commit(lambda: send_job(job, task_id))
+        transaction.on_commit(lambda: send_job(job, job.celery_task_id))
     return job
 
 
@@ -79,21 +99,16 @@ def create_jobs(
     :func:`create_job`. A batch of 1,000 reports was 2,000 INSERTs, one at a
     time, before its first job could start.
     """
-    if kind not in Job.Kind.values:
-        raise ValueError(f"unknown job kind {kind!r}")
-    now = timezone.now()
+    _check_kind(kind)  # also for an empty list
     jobs = [
-        Job(
+        _new_job(
             organisation=organisation,
             kind=kind,
-            params=params or {},
-            priority=settings.JOBS_DEFAULT_PRIORITY if priority is None else priority,
+            params=params,
+            priority=priority,
             submitted_by=submitted_by,
             parent=parent,
-            max_attempts=settings.JOBS_MAX_ATTEMPTS,
-            celery_task_id=str(uuid.uuid4()),
-            published_at=now,
-            publish_count=1,
+            publish=True,
         )
         for params in params_list
     ]
