@@ -5,9 +5,10 @@ few hundred at a time, as a batch of reports is) and drained by real prefork
 workers: one worker with the product's settings, then two worker instances
 (one parent per core) whose children are recycled after 1,000 tasks instead
 of 100. Side by side, the reference: N bare Celery no-op tasks storing their
-results with stock django-celery-results. Besides the rate, it prints the CPU
-time each task cost, by process (read from /proc, so Linux only; a recycled
-child's time is lost, so the first line undercounts the worker).
+results with stock django-celery-results, in Celery's stock prefork pool.
+Besides the rate, it prints the CPU time each task cost, by process (read
+from /proc, so Linux only; a recycled child's time is lost, so the first line
+undercounts the worker).
 
 (b) Submit latency: the API under gunicorn on 127.0.0.1, a report submission
 sent at a fixed rate from a thread pool in this process; latency is measured
@@ -457,11 +458,17 @@ def main():
                 lambda: bench_jobs(args.jobs, organisation),
             )
             report(label, "jobs/s", rate, cpu, submit_seconds)
-        # The reference: a bare task and stock django-celery-results, with
-        # every other setting as the product has it.
+        # The reference: a bare task, stock django-celery-results and Celery's
+        # stock prefork pool, with every other setting as the product has it.
         rate, cpu = with_workers(
             1,
-            {"concurrency": 2, "env": {"CELERY_RESULT_BACKEND": "django-db"}},
+            {
+                "concurrency": 2,
+                "env": {
+                    "CELERY_RESULT_BACKEND": "django-db",
+                    "CELERY_WORKER_POOL": "prefork",
+                },
+            },
             lambda: bench_bare(args.jobs),
         )
         report("bare task, stock django-celery-results", "tasks/s", rate, cpu)

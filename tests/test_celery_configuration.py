@@ -28,6 +28,7 @@ def test_worker_and_message_settings():
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_prefetch_multiplier == 1
     assert conf.worker_max_tasks_per_child == 100
+    assert conf.worker_pool == "dreamseed.pool:TaskPool"
     assert conf.result_expires == 24 * 3600
     assert conf.result_extended
     assert conf.task_default_priority == 4  # the API's 5 on Redis's reversed scale
