@@ -15,10 +15,15 @@ with no-op jobs:
   closes, which is a moment before the child can be reaped. When it was not
   yet reapable (10 recycles in 11 in one run), the child was not replaced
   until the pool's next periodic check, up to 5 s later.
+- Before replacing it, the parent waited 10 ms for more results from the
+  child that had ended.
 
-So this pool checks every 5 ms, freezes the objects the parent loaded at
-start-up so that the collection before a fork scans only what came after,
-and keeps looking for the ended child until it has been replaced.
+So in this pool the child checks every millisecond; the parent freezes the
+objects it loaded at start-up, so that the collection before a fork scans
+only what came after; it waits a moment for an ended child to be reapable
+and keeps looking until the child has been replaced; and it reads what an
+ended child left without waiting for more. A replacement now stalls the
+worker for about 17 ms.
 
 It is the pool of every worker started with the default ``--pool=prefork``
 (``CELERY_WORKER_POOL`` in the settings); ``--pool=solo`` or ``threads``
@@ -35,11 +40,13 @@ logger = logging.getLogger(__name__)
 
 # How often a retiring child checks that its results were read, and for how
 # long in all (billiard's own limit: 300 checks of 0.1 s).
-RESULTS_READ_CHECK_SECONDS = 0.005
+RESULTS_READ_CHECK_SECONDS = 0.001
 RESULTS_READ_WAIT_SECONDS = 30.0
 
 # After a child's sentinel closes: how often to look for the ended child, and
 # how many times before the pool's periodic check is left to find it.
+REAP_WAIT_SECONDS = 0.02
+REAP_WAIT_STEP_SECONDS = 0.0002
 REAP_CHECK_SECONDS = 0.005
 REAP_CHECKS = 200
 
@@ -67,8 +74,34 @@ class AsynPool(asynpool.AsynPool):
     Worker = Worker
 
     def _event_process_exit(self, hub, proc):
+        # The child is past the point of no return; reaping it is a matter
+        # of moments, worth a short wait rather than a round of the loop.
+        deadline = time.monotonic() + REAP_WAIT_SECONDS
+        while proc.exitcode is None and time.monotonic() < deadline:
+            time.sleep(REAP_WAIT_STEP_SECONDS)
         super()._event_process_exit(hub, proc)
         self._replace_when_reaped(hub, proc, REAP_CHECKS)
+
+    def process_flush_queues(self, proc):
+        """Hand on the results a child sent before it ended.
+
+        Celery's version waits 10 ms for more to arrive, which a child that
+        has ended will never send; the parent handled no message meanwhile.
+        """
+        if proc.exitcode is None:
+            return super().process_flush_queues(proc)
+        reader = proc.outq._reader
+        on_state_change = self._result_handler.on_state_change
+        while not reader.closed:
+            try:
+                if not reader.poll(0):
+                    return
+                message = reader.recv()
+            except (OSError, EOFError):
+                return  # a message cut short when the child died: nothing to hand on
+            if message is None:
+                return
+            on_state_change(message)
 
     def _replace_when_reaped(self, hub, proc, checks_left):
         """Run the pool's upkeep until the ended child ``proc`` is replaced."""

@@ -288,7 +288,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A child that ends gives its memory back. Replacing one costs the worker
-# about 10 ms with the pool below (0.2 s, sometimes 5 s, with the stock one).
+# about 17 ms with the pool below (0.2 s, sometimes 5 s, with the stock one).
 CELERY_WORKER_POOL = os.environ.get("CELERY_WORKER_POOL", "dreamseed.pool:TaskPool")
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 100)
 # Task events cost the worker's parent three Redis publishes per task, about a

@@ -14,7 +14,7 @@ from tests.conftest import wait_for
 TASKS_PER_CHILD = 3
 CHILDREN = 4
 
-# Far above a replacement's real cost (about 35 ms here) and far below the
+# Far above a replacement's real cost (about 17 ms here) and far below the
 # stock pool's 5 s.
 MOST_SECONDS_BETWEEN_CHILDREN = 2.5
 
