@@ -1,0 +1,132 @@
+"""The API served by gunicorn with the project's settings for it."""
+
+import gc
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from tests.conftest import ROOT, _test_database_url
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(url, data=None, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    body = json.dumps(data).encode() if data is not None else None
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=body, headers=headers), timeout=10
+        ) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@pytest.fixture
+def gunicorn(transactional_db, flush_broker):
+    port = free_port()
+    log_path = os.path.join(os.environ["DREAMSEED_VAR_DIR"], f"gunicorn-{port}.log")
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:dreamseed.gunicorn",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+            ],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "dreamseed.test_settings",
+                "DATABASE_URL": _test_database_url(),
+            },
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"gunicorn exited:\n{open(log_path).read()}")
+            try:
+                request(f"{base}/api/v1/jobs/")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"gunicorn did not start:\n{open(log_path).read()}")
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_gunicorn_with_the_projects_settings_serves_the_api(
+    gunicorn, user, organisation
+):
+    from assessments.models import Assessment, Student
+    from jobs.models import Job
+
+    token = Token.objects.create(user=user).key
+    student = Student.objects.create(organisation=organisation, external_id="S-1")
+    assessment = Assessment.objects.create(
+        organisation=organisation, code="A", name="A"
+    )
+
+    assert request(f"{gunicorn}/api/v1/jobs/")[0] == 401
+    for _ in range(3):
+        status, job = request(
+            f"{gunicorn}/api/v1/reports/submit/",
+            {"student": str(student.pk), "assessment": str(assessment.pk)},
+            token,
+        )
+        assert status == 202, job
+    status, listing = request(f"{gunicorn}/api/v1/jobs/?kind=report", token=token)
+    assert status == 200
+    assert {item["id"] for item in listing["results"]} == set(
+        str(pk) for pk in Job.objects.values_list("pk", flat=True)
+    )
+    assert len(listing["results"]) == 3
+
+
+def test_the_worker_freezes_what_it_loaded_and_what_its_first_requests_built():
+    from dreamseed import gunicorn as config
+
+    class Worker:
+        pass
+
+    worker = Worker()
+    gc.unfreeze()
+    try:
+        config.post_worker_init(worker)
+        frozen_at_start = gc.get_freeze_count()
+        assert frozen_at_start > 10_000
+        built = [[index] for index in range(1000)]  # what requests leave behind
+        for _ in range(config.WARM_UP_REQUESTS - 1):
+            config.post_request(worker, None, {}, None)
+        assert gc.get_freeze_count() == frozen_at_start
+        config.post_request(worker, None, {}, None)
+        assert gc.get_freeze_count() >= frozen_at_start + len(built)
+    finally:
+        gc.unfreeze()
