@@ -2,10 +2,11 @@
 
 (a) Throughput: N no-op ``probe`` jobs submitted through the job service (a
 few hundred at a time, as a batch of reports is) and drained by real prefork
-workers: one worker with the product's settings, then two worker instances
-(one parent per core) whose children are recycled after 1,000 tasks instead
-of 100. Side by side, the reference: N bare Celery no-op tasks storing their
-results with stock django-celery-results, in Celery's stock prefork pool.
+workers: one worker with the product's settings, two worker instances (one
+parent per core) with them, and two whose children are recycled after 1,000
+tasks instead of 100. Side by side, the reference: N bare Celery no-op tasks
+storing their results with stock django-celery-results, in Celery's stock
+prefork pool.
 Besides the rate, it prints the CPU time each task cost, by process (read
 from /proc, so Linux only; a recycled child's time is lost, so the first line
 undercounts the worker).
@@ -387,6 +388,11 @@ def throughput_configurations(args):
         (
             "probe jobs, 1 worker x 2 children, product defaults",
             1,
+            {"concurrency": 2},
+        ),
+        (
+            "probe jobs, 2 workers x 2 children, product defaults",
+            2,
             {"concurrency": 2},
         ),
         (

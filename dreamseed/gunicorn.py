@@ -25,17 +25,17 @@ keepalive = 30
 WARM_UP_REQUESTS = 200
 
 
-def _freeze():
+def post_worker_init(worker):
     gc.collect()
     gc.freeze()
-
-
-def post_worker_init(worker):
-    _freeze()
     worker.dreamseed_requests = 0
 
 
 def post_request(worker, req, environ, resp):
     worker.dreamseed_requests = getattr(worker, "dreamseed_requests", 0) + 1
     if worker.dreamseed_requests == WARM_UP_REQUESTS:
-        _freeze()
+        # Only the young generations are collected first: a full collection
+        # here would itself be the stall this avoids. What garbage the old
+        # generation holds now stays, once.
+        gc.collect(1)
+        gc.freeze()

@@ -130,3 +130,45 @@ def test_the_worker_freezes_what_it_loaded_and_what_its_first_requests_built():
         assert gc.get_freeze_count() >= frozen_at_start + len(built)
     finally:
         gc.unfreeze()
+
+
+def load_wsgi_in_a_new_process(**env):
+    script = (
+        "import sys\n"
+        "before = {'jobs.views', 'rest_framework.serializers'} & set(sys.modules)\n"
+        "import dreamseed.wsgi\n"
+        "after = {'jobs.views', 'rest_framework.serializers'} & set(sys.modules)\n"
+        "print(sorted(before), sorted(after))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "dreamseed.settings",
+            "DREAMSEED_ALLOW_DEFAULT_SECRET": "1",
+            "DATABASE_URL": _test_database_url(),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip(), done.stderr
+
+
+def test_the_wsgi_module_loads_the_views_before_the_first_request():
+    out, _ = load_wsgi_in_a_new_process()
+    assert out == "[] ['jobs.views', 'rest_framework.serializers']"
+
+
+def test_the_wsgi_module_loads_with_redis_down_and_says_so():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # nothing listens once it is closed
+    out, err = load_wsgi_in_a_new_process(
+        CELERY_BROKER_URL=f"redis://127.0.0.1:{closed}/0", CACHE_URL=""
+    )
+    assert out == "[] ['jobs.views', 'rest_framework.serializers']"
+    assert "cache 'default' unreachable at start" in err
