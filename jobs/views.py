@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import empty
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
@@ -173,6 +174,17 @@ class DeadLetterListView(OrganisationJobsMixin, generics.ListAPIView):
         return super().get_queryset().filter(dead_letter=True, status=Job.Status.FAILED)
 
 
+def _is_default(value, default):
+    """Whether a value sent is a field's default itself (``"5"`` is not 5)."""
+    if default is empty or callable(default):
+        return False
+    if isinstance(default, bool) or isinstance(value, bool):
+        return value is default
+    if isinstance(default, str):  # the default may be a choices enum
+        return isinstance(value, str) and value == default
+    return type(value) is type(default) and value == default
+
+
 class JobSubmissionView(APIView):
     """Base of every endpoint that submits work.
 
@@ -224,7 +236,7 @@ class JobSubmissionView(APIView):
                     {IDEMPOTENCY_HEADER: ["Must not contain control characters."]}
                 )
             canonical = json.dumps(
-                {"path": request.path, "body": request.data},
+                {"path": request.path, "body": self._without_defaults(request.data)},
                 sort_keys=True,
                 default=str,
             )
@@ -257,6 +269,22 @@ class JobSubmissionView(APIView):
             return existing
         data = JobSerializer(job, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
+
+    def _without_defaults(self, body):
+        """``body`` less the fields that only repeat their default.
+
+        ``{"priority": 5}`` asks for what leaving priority out asks for, so
+        the two are the same request for Idempotency-Key. The default's
+        absence is the form kept: requests that never named it hash as before.
+        """
+        if not isinstance(body, dict):
+            return body
+        fields = self.serializer_class().fields
+        return {
+            name: value
+            for name, value in body.items()
+            if name not in fields or not _is_default(value, fields[name].default)
+        }
 
     def _existing(self, organisation, user, key, body_hash):
         job = Job.objects.filter(

@@ -102,6 +102,30 @@ def test_idempotent_submission(api, student, assessment):
     assert api.post(SUBMIT, body, format="json").json()["id"] != first.json()["id"]
 
 
+def test_naming_a_default_is_the_same_request_for_an_idempotency_key(
+    api, student, assessment
+):
+    body = {"student": str(student.pk), "assessment": str(assessment.pk)}
+    first = api.post(SUBMIT, body, format="json", HTTP_IDEMPOTENCY_KEY="k-d")
+    assert first.status_code == 202
+    explicit = {**body, "priority": 5, "report_type": "comprehensive"}
+    again = api.post(SUBMIT, explicit, format="json", HTTP_IDEMPOTENCY_KEY="k-d")
+    assert again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    # And the other way round: named first, left out on the repeat.
+    named = api.post(SUBMIT, explicit, format="json", HTTP_IDEMPOTENCY_KEY="k-e")
+    assert named.status_code == 202
+    repeat = api.post(SUBMIT, body, format="json", HTTP_IDEMPOTENCY_KEY="k-e")
+    assert (repeat.status_code, repeat.json()["id"]) == (200, named.json()["id"])
+    # Anything but the default is still another request.
+    for changed in ({"priority": 6}, {"report_type": "summary"}, {"priority": "5"}):
+        response = api.post(
+            SUBMIT, {**body, **changed}, format="json", HTTP_IDEMPOTENCY_KEY="k-d"
+        )
+        assert response.status_code == 422, changed
+    assert Job.objects.filter(kind=Job.Kind.REPORT).count() == 2
+
+
 def test_idempotency_keys_belong_to_their_user(api, other_api, student, assessment):
     body = {"student": str(student.pk), "assessment": str(assessment.pk)}
     api.post(SUBMIT, body, format="json", HTTP_IDEMPOTENCY_KEY="shared")
