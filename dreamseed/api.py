@@ -1,6 +1,8 @@
 """API-wide pieces: error handling, the students and assessments lists."""
 
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
+from django.urls import reverse
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -9,8 +11,9 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_view,
 )
+from drf_spectacular.views import SpectacularSwaggerView
 from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotAuthenticated, NotFound
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -92,6 +95,21 @@ class AssessmentListView(generics.ListAPIView):
         return Assessment.objects.filter(
             organisation=organisation_of(self.request.user)
         )
+
+
+class SwaggerView(SpectacularSwaggerView):
+    """Swagger UI; a browser that has not signed in is sent to sign in.
+
+    Any member of an organisation may sign in (at ``/api-auth/login/``), not
+    only staff; calls tried from the page then run as that member.
+    """
+
+    def handle_exception(self, exc):
+        if isinstance(exc, NotAuthenticated) and not self.request.user.is_authenticated:
+            return redirect_to_login(
+                self.request.get_full_path(), reverse("rest_framework:login")
+            )
+        return super().handle_exception(exc)
 
 
 @extend_schema(exclude=True)

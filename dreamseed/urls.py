@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
 from calibration import views as calibration_views
 from dreamseed import api as api_views
@@ -18,6 +18,8 @@ urlpatterns = [
         name="admin-report-pdf",
     ),
     path("admin/", admin.site.urls),
+    # Sign-in for the browsable pages (Swagger UI) by any member, not only staff.
+    path("api-auth/", include("rest_framework.urls")),
     path("metrics", monitoring_views.metrics_view, name="metrics"),
     path("health/", monitoring_views.health_view, name="health"),
     path(f"{api}jobs/", job_views.JobListView.as_view(), name="job-list"),
@@ -83,7 +85,7 @@ urlpatterns = [
     path(f"{api}schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         f"{api}docs/",
-        SpectacularSwaggerView.as_view(url_name="api-schema"),
+        api_views.SwaggerView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     # Last: any other path under the API answers a JSON 404.

@@ -136,6 +136,10 @@ def test_unauthenticated_requests_are_refused_everywhere(route, name, view):
     url = "/" + route.replace("<uuid:pk>", str(uuid.uuid4()))
     for method in methods_of(view):
         response = getattr(client, method)(url, {}, format="json")
+        if name == "api-docs" and response.status_code == 302:
+            # A page for browsers: the refusal is a sign-in page.
+            assert response["Location"].startswith("/api-auth/login/?next=")
+            continue
         assert response.status_code in (401, 403), (method, url)
 
 
@@ -181,9 +185,31 @@ def test_lists_show_only_the_callers_organisation(
 
 def test_schema_and_docs_need_authentication(api):
     anonymous = APIClient()
+    assert anonymous.get("/api/v1/schema/").status_code == 401
+    response = anonymous.get("/api/v1/docs/")
+    assert response.status_code == 302
+    assert response["Location"] == "/api-auth/login/?next=/api/v1/docs/"
     for url in ("/api/v1/schema/", "/api/v1/docs/"):
-        assert anonymous.get(url).status_code in (401, 403), url
         assert api.get(url).status_code == 200, url
+    # A bad token is an error, not a sign-in page.
+    anonymous.credentials(HTTP_AUTHORIZATION="Token nonsense")
+    assert anonymous.get("/api/v1/docs/").status_code == 401
+
+
+def test_a_member_who_is_not_staff_signs_in_to_read_the_docs(user, client):
+    assert not user.is_staff
+    page = client.get("/api-auth/login/?next=/api/v1/docs/")
+    assert page.status_code == 200
+    response = client.post(
+        "/api-auth/login/?next=/api/v1/docs/",
+        {"username": user.username, "password": "pw-" + user.username},
+    )
+    assert response.status_code == 302 and response["Location"] == "/api/v1/docs/"
+    assert client.get("/api/v1/docs/").status_code == 200
+    assert client.get("/api/v1/schema/").status_code == 200
+    # Signed in, the member sees the API as with a token: own data only.
+    assert client.get("/api/v1/jobs/").status_code == 200
+    assert client.get("/admin/jobs/job/").status_code == 302
 
 
 def test_only_staff_reach_the_admin(user, client):
