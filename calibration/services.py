@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from assessments.models import Item, Organisation, Student
+from dreamseed.exceptions import JobCancelled
 from jobs.models import Job
 from jobs.services import create_job
 
@@ -299,12 +300,14 @@ def run_calibration(job, progress=None):
                 },
             )
     except BaseException as exc:
+        if isinstance(exc, JobCancelled):
+            status, error = CalibrationRun.Status.CANCELLED, "Cancelled while running."
+        elif isinstance(exc, CalibrationNotConverged):
+            status, error = CalibrationRun.Status.FAILED, str(exc)
+        else:
+            status, error = CalibrationRun.Status.FAILED, f"{type(exc).__name__}: {exc}"
         CalibrationRun.objects.filter(pk=run.pk).update(
-            status=CalibrationRun.Status.FAILED,
-            error=str(exc)
-            if isinstance(exc, CalibrationNotConverged)
-            else f"{type(exc).__name__}: {exc}",
-            finished_at=timezone.now(),
+            status=status, error=error, finished_at=timezone.now()
         )
         raise
     logger.info(

@@ -35,3 +35,10 @@ REST_FRAMEWORK = {
 
 # The tests flush their Redis database; keep cached throttle counts out of it.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# A worker started by a test may be given templates of the test's own (a
+# slow one, to cancel a render part-way).
+if os.environ.get("DREAMSEED_TEST_TEMPLATE_DIR"):
+    from pathlib import Path
+
+    REPORTS_TEMPLATE_DIR = Path(os.environ["DREAMSEED_TEST_TEMPLATE_DIR"])

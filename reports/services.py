@@ -232,8 +232,12 @@ def _set_status(report, status, **fields):
     Report.objects.filter(pk=report.pk).update(status=status, **fields)
 
 
-def render(report, progress=None):
-    """Render, store and record one report; reuse an identical earlier PDF."""
+def render(report, progress=None, checkpoint=None):
+    """Render, store and record one report; reuse an identical earlier PDF.
+
+    ``checkpoint()`` is called between the render's cells and steps, so that
+    a cancelled job stops there.
+    """
     from reports import rendering
 
     progress = progress or (lambda percent, step=None: None)
@@ -283,6 +287,7 @@ def render(report, progress=None):
             data,
             engine=engine,
             timeout_seconds=settings.REPORTS_RENDER_TIMEOUT_SECONDS,
+            checkpoint=checkpoint,
         )
     except rendering.RenderTimeout as exc:
         raise ReportTimeout(

@@ -20,6 +20,8 @@ def render_report(job, ctx):
     report = Report.objects.select_related("organisation", "student", "assessment").get(
         pk=job.params["report"]
     )
-    result = services.render(report, progress=ctx.progress)
+    result = services.render(
+        report, progress=ctx.progress, checkpoint=ctx.check_cancelled
+    )
     services.follow_with_email(job, result["report"])
     return result

@@ -68,13 +68,22 @@ def template_version(template):
 
 
 def render_report(
-    template, data, *, engine="auto", timeout_seconds=120, workdir_parent=None
+    template,
+    data,
+    *,
+    engine="auto",
+    timeout_seconds=120,
+    workdir_parent=None,
+    checkpoint=None,
 ):
     """Render a template with the data and return the PDF.
 
     The data is written to ``data.json`` in a fresh temporary directory and
     the template receives its path as the parameter ``data_file``. The
     directory is removed afterwards, whatever happens.
+
+    ``checkpoint()``, if given, is called before each cell and each step; it
+    stops the render by raising (a job that was cancelled, say).
     """
     template = Path(template)
     name = select_engine(engine)
@@ -95,12 +104,16 @@ def render_report(
         data_file.write_text(payload, encoding="utf-8")
         params = {"data_file": str(data_file)}
         render = builtin.render if name == "builtin" else quarto.render
-        pdf = render(template, workdir, params, deadline)
+        pdf = render(template, workdir, params, deadline, checkpoint or _go_on)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     seconds = time.monotonic() - started
     logger.info("Rendered %s with %s in %.2f s", template.name, name, seconds)
     return RenderResult(pdf, name, seconds, template_hash)
+
+
+def _go_on():
+    """The checkpoint of a render nobody will stop."""
 
 
 def shutdown():

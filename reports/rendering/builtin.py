@@ -129,8 +129,12 @@ def cell_defaults(meta):
     return defaults
 
 
-def run_document(document, workdir, params, deadline):
-    """Execute the cells in the warm kernel and return the report markdown."""
+def run_document(document, workdir, params, deadline, checkpoint):
+    """Execute the cells in the warm kernel and return the report markdown.
+
+    ``checkpoint()`` runs before each chunk; what it raises stops the render
+    with the kernel idle, and the kernel is reset for the next report.
+    """
     defaults = cell_defaults(document.meta)
     cells = [c for c in document.chunks if isinstance(c, qmd.Cell)]
     tagged = [c for c in cells if "parameters" in c.tags]
@@ -151,6 +155,7 @@ def run_document(document, workdir, params, deadline):
                 _run_params(kernel, params_code, deadline)
             parts = []
             for chunk in document.chunks:
+                checkpoint()
                 if isinstance(chunk, qmd.Markdown):
                     parts.append(_markdown(kernel, chunk, deadline))
                     continue
@@ -462,11 +467,13 @@ def _release_memory():
         _malloc_trim(0)
 
 
-def render(template_path, workdir, params, deadline):
+def render(template_path, workdir, params, deadline, checkpoint):
     """Render a template with the builtin engine and return PDF bytes."""
     source = Path(template_path).read_text(encoding="utf-8")
     document = qmd.parse(source)
     check_document(document)
-    markdown = run_document(document, workdir, params, deadline)
+    markdown = run_document(document, workdir, params, deadline, checkpoint)
+    checkpoint()
     typ_path = to_typst(markdown, document.meta, workdir, deadline)
+    checkpoint()
     return compile_typst(typ_path, deadline)

@@ -37,8 +37,12 @@ def quarto_command(quarto, template_name="report.qmd", params_file="params.yml")
     ]
 
 
-def render(template_path, workdir, params, deadline):
-    """Render a template with Quarto and return PDF bytes."""
+def render(template_path, workdir, params, deadline, checkpoint):
+    """Render a template with Quarto and return PDF bytes.
+
+    Quarto runs the whole document in one command, so ``checkpoint()`` is
+    called only before it starts.
+    """
     quarto = find_quarto()
     if quarto is None:
         raise EngineUnavailable(
@@ -47,6 +51,7 @@ def render(template_path, workdir, params, deadline):
     workdir = Path(workdir)
     shutil.copyfile(template_path, workdir / "report.qmd")
     (workdir / "params.yml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    checkpoint()
     run_command(quarto_command(quarto), workdir, deadline, "quarto")
     pdf = workdir / "report.pdf"
     if not pdf.exists():
