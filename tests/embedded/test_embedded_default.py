@@ -6,6 +6,7 @@ in subprocesses with no DATABASE_URL or CELERY_BROKER_URL set.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -64,5 +65,8 @@ def test_two_worker_processes_share_sqlite_without_locking_errors(tmp_path):
     worker_log = (tmp_path / "worker.log").read_text(errors="replace")
     assert result.returncode == 0, output + worker_log[-3000:]
     assert "200 of 200 probes succeeded" in result.stdout
+    # One INSERT and one line for the lot, not one per probe.
+    assert output.count("200 probe jobs queued") == 1
+    assert not re.search(r"job [0-9a-f-]{36} queued", output)
     assert "database is locked" not in worker_log
     assert not (ROOT / "control").exists(), "broker files must stay under the var dir"

@@ -7,7 +7,7 @@ from django.db import transaction
 
 from assessments.models import Organisation
 from jobs.models import Job
-from jobs.services import create_job
+from jobs.services import create_jobs
 from jobs.tasks import PROBE_MAX_SECONDS
 
 
@@ -39,15 +39,16 @@ class Command(BaseCommand):
             )
 
         started = time.monotonic()
+        # One INSERT and one log line, however many probes.
         with transaction.atomic():
             ids = [
-                create_job(
+                job.pk
+                for job in create_jobs(
                     organisation=organisation,
                     kind=Job.Kind.PROBE,
-                    params={"seconds": options["seconds"]},
+                    params_list=[{"seconds": options["seconds"]}] * options["count"],
                     priority=options["priority"],
-                ).pk
-                for _ in range(options["count"])
+                )
             ]
         deadline = started + options["timeout"]
         jobs = Job.objects.filter(pk__in=ids)
