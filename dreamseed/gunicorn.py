@@ -14,12 +14,23 @@ lazily.
 """
 
 import gc
+import os
+from pathlib import Path
 
 wsgi_app = "dreamseed.wsgi"
 worker_class = "gthread"
 workers = 2
 threads = 4
 keepalive = 30
+
+# gunicorn's control socket is one path per user by default, so a second
+# server on the machine took it over and removed it when it stopped. One per
+# server here, named by the server's process id, in the project's var dir.
+_var_dir = Path(
+    os.environ.get("DREAMSEED_VAR_DIR", Path(__file__).resolve().parent.parent / "var")
+)
+_var_dir.mkdir(parents=True, exist_ok=True)
+control_socket = str(_var_dir / f"gunicorn-{os.getpid()}.ctl")
 
 # Requests a worker serves before what they built lazily is frozen too.
 WARM_UP_REQUESTS = 200

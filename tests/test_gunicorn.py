@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import ROOT, _test_database_url
+from tests.conftest import ROOT, _test_database_url, wait_for
 
 
 def free_port():
@@ -75,7 +75,7 @@ def gunicorn(transactional_db, flush_broker):
                 if time.monotonic() > deadline:
                     pytest.fail(f"gunicorn did not start:\n{open(log_path).read()}")
                 time.sleep(0.2)
-        yield base
+        yield base, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -84,6 +84,11 @@ def gunicorn(transactional_db, flush_broker):
 def test_gunicorn_with_the_projects_settings_serves_the_api(
     gunicorn, user, organisation
 ):
+    gunicorn, pid = gunicorn
+    # Its control socket is its own, not the one every server of the user
+    # would share by default.
+    control = os.path.join(os.environ["DREAMSEED_VAR_DIR"], f"gunicorn-{pid}.ctl")
+    wait_for(lambda: os.path.exists(control), timeout=10, message="control socket")
     from assessments.models import Assessment, Student
     from jobs.models import Job
 
