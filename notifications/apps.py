@@ -16,6 +16,7 @@ class NotificationsConfig(AppConfig):
         from . import tasks  # noqa: F401  (registers the job kinds)
 
         job_finished.connect(_queue_webhooks, dispatch_uid="notifications.webhooks")
+        job_finished.connect(_close_deliveries, dispatch_uid="notifications.emails")
         for signal in (post_save, post_delete):
             signal.connect(
                 _forget_endpoint_owners,
@@ -32,6 +33,22 @@ def _queue_webhooks(sender, job, **kwargs):
         queue_webhooks(job)
     except Exception:
         logger.exception("job %s: webhooks could not be queued", job.pk)
+
+
+def _close_deliveries(sender, job, **kwargs):
+    """Say which recipients an e-mail job that did not succeed never mailed."""
+    from jobs.models import Job
+
+    from .models import EmailDelivery
+
+    if job.kind not in (Job.Kind.EMAIL, Job.Kind.BULK_EMAIL):
+        return
+    if job.status == Job.Status.SUCCEEDED:
+        return
+    unsent = EmailDelivery.objects.filter(job=job, status=EmailDelivery.Status.PENDING)
+    # A recipient's own temporary refusal is the better reason; keep it.
+    unsent.filter(reason="").update(reason=f"Not sent: {job.error}"[:1000])
+    unsent.update(status=EmailDelivery.Status.NOT_SENT)
 
 
 def _forget_endpoint_owners(sender, **kwargs):

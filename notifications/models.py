@@ -11,6 +11,9 @@ class EmailDelivery(models.Model):
         PENDING = "pending", "Pending"
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
+        # The job ended (failed, cancelled) before this recipient was mailed;
+        # running the job again tries them.
+        NOT_SENT = "not_sent", "Not sent"
 
     job = models.ForeignKey("jobs.Job", on_delete=models.CASCADE, related_name="emails")
     recipient = models.EmailField("recipient")

@@ -76,10 +76,13 @@ def compose(job, recipient):
 
 
 def _counts(job):
-    counts = dict.fromkeys(EmailDelivery.Status.values, 0)
+    Status = EmailDelivery.Status
+    counts = dict.fromkeys([Status.PENDING, Status.SENT, Status.FAILED], 0)
     for row in EmailDelivery.objects.filter(job=job).values("status"):
-        counts[row["status"]] += 1
-    return counts
+        # While the job runs, one not sent by an earlier run is still to send.
+        status = Status.PENDING if row["status"] == Status.NOT_SENT else row["status"]
+        counts[status] += 1
+    return {str(status): count for status, count in counts.items()}
 
 
 def send_job_emails(job, progress=None):
@@ -99,9 +102,12 @@ def send_job_emails(job, progress=None):
         [EmailDelivery(job=job, recipient=address) for address in recipients],
         ignore_conflicts=True,
     )
+    # Not sent: left by an earlier run of the job that ended unsuccessfully
+    # (the job was requeued since).
     pending = list(
         EmailDelivery.objects.filter(
-            job=job, status=EmailDelivery.Status.PENDING
+            job=job,
+            status__in=[EmailDelivery.Status.PENDING, EmailDelivery.Status.NOT_SENT],
         ).order_by("id")
     )
     sent = failed = deferred = 0

@@ -375,3 +375,47 @@ def test_production_settings_without_a_mail_server_refuse_to_send():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
     )
     assert done.stdout.strip() == "notifications.backends.NoMailServerBackend"
+
+
+def test_recipients_of_a_job_that_gave_up_say_not_sent_and_a_requeue_mails_them(
+    organisation, teachers, worker_factory
+):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # nothing listens once it is closed
+    worker = worker_factory(
+        env={"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(closed)},
+        queues=["emails"],
+    )
+    job = wait_for_job(submit(organisation).pk, timeout=60)
+    assert (job.status, job.dead_letter) == (Job.Status.FAILED, True), job.error
+    deliveries = list(EmailDelivery.objects.filter(job=job))
+    assert sorted(d.recipient for d in deliveries) == sorted(teachers)
+    for delivery in deliveries:
+        assert delivery.status == EmailDelivery.Status.NOT_SENT
+        assert delivery.reason == f"Not sent: {job.error}"
+        assert delivery.sent_at is None
+
+    # Once the mail server is there, requeueing the job mails each of them.
+    worker.stop()
+    with SMTPServer(RecordingHandler()) as smtp:
+        worker_factory(env=smtp.env, queues=["emails"])
+        requeue_job(job)
+        job = wait_for(
+            lambda: (
+                Job.objects.filter(pk=job.pk, status__in=Job.TERMINAL).first()
+                if not Job.objects.filter(pk=job.pk, status=Job.Status.FAILED)
+                .filter(dead_letter=True)
+                .exists()
+                else None
+            ),
+            timeout=60,
+            message="the requeued job to end",
+        )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert sorted(smtp.handler.recipients) == sorted(teachers)
+    assert set(
+        EmailDelivery.objects.filter(job=job).values_list("status", flat=True)
+    ) == {EmailDelivery.Status.SENT}
