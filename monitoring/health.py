@@ -48,8 +48,12 @@ def run_checks():
             continue
         try:
             check()
-        except Exception:
-            logger.warning("health check %s failed", name, exc_info=True)
+        except Exception as exc:
+            # One line: a load balancer polling a sick service every few
+            # seconds would bury the log in tracebacks.
+            logger.warning(
+                "health check %s failed: %s: %s", name, type(exc).__name__, exc
+            )
             results[name] = "failed"
         else:
             results[name] = "ok"

@@ -338,3 +338,17 @@ def test_health_with_the_database_down_is_503_naming_it():
         "checks": {"broker": "ok", "database": "failed", "workers": "failed"},
     }
     assert time.monotonic() - started < 30
+
+
+def test_a_failed_health_check_logs_one_line_without_a_traceback(
+    transactional_db, flush_broker, caplog
+):
+    caplog.set_level("WARNING", logger="monitoring.health")
+    response = APIClient().get("/health/")
+    assert response.status_code == 503
+    assert response.json()["checks"]["workers"] == "failed"
+    [record] = [r for r in caplog.records if r.name == "monitoring.health"]
+    assert record.getMessage() == (
+        "health check workers failed: RuntimeError: no worker answered the ping"
+    )
+    assert record.exc_info is None
