@@ -243,7 +243,16 @@ def update_batch(batch_id):
         done = counts["succeeded"] + counts["failed"] + counts["cancelled"]
         total = counts["total"] or 1
         batch.progress_percent = int(100 * done / total)
-        batch.progress_step = f"{done} of {counts['total']} done"
+        # "Ended", with how: a batch whose members were mostly cancelled
+        # must not read as if the work were done.
+        how = ", ".join(
+            f"{counts[outcome]} {outcome}"
+            for outcome in ("succeeded", "failed", "cancelled")
+            if counts[outcome]
+        )
+        batch.progress_step = f"{done} of {counts['total']} ended" + (
+            f" ({how})" if how else ""
+        )
         if batch.status == Job.Status.QUEUED and done:
             batch.status = Job.Status.RUNNING
             batch.started_at = batch.started_at or timezone.now()

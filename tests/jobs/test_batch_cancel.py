@@ -39,7 +39,7 @@ def test_a_batch_cancelled_while_queued_lists_each_member(api, organisation):
     assert len(batch.result["members"]) == 3
     assert {m["status"] for m in batch.result["members"]} == {"cancelled"}
     assert batch.error == "Cancelled before it started."
-    assert batch.progress_step == "3 of 3 done"
+    assert batch.progress_step == "3 of 3 ended (3 cancelled)"
 
 
 @pytest.mark.django_db(transaction=True)

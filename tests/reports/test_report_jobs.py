@@ -165,6 +165,7 @@ def test_batch_of_reports_counts_its_members(calibrated, client_for, worker):
     batch = wait_for_job(response.json()["id"], timeout=240)
     assert batch.status == Job.Status.SUCCEEDED, batch.error
     assert batch.progress_percent == 100
+    assert batch.progress_step == "3 of 3 ended (3 succeeded)"
     assert batch.result["total"] == 3 and batch.result["succeeded"] == 3
     assert {m["status"] for m in batch.result["members"]} == {"succeeded"}
     assert Report.objects.filter(job__parent=batch, status="succeeded").count() == 3
