@@ -251,6 +251,12 @@ if BROKER_IS_REDIS:
         # It must exceed every hard time limit, or a running task is handed
         # to a second worker while the first still works on it.
         "visibility_timeout": JOBS_LONGEST_TIME_LIMIT_SECONDS + 3600,
+        # A Redis that stops answering without closing the connection (a
+        # fail-over, a paused machine, a dropped NAT entry) would otherwise
+        # hold every publish, and the request making it, for ever. A publish
+        # that times out leaves its job queued for the sweeper.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
     }
 elif CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
