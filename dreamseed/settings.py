@@ -129,6 +129,12 @@ else:
             conn_health_checks=True,
         )
     }
+    if "postgresql" in DATABASES["default"]["ENGINE"]:
+        # A server that accepts the connection and never answers (a
+        # fail-over, a paused machine, a dropped NAT entry) would otherwise
+        # hold each request and each job claim for ever. A connect_timeout in
+        # DATABASE_URL wins.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
