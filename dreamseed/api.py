@@ -69,6 +69,9 @@ class StudentListView(generics.ListAPIView):
         ).only("id", "external_id", "name", "created_at")
         external_id = self.request.query_params.get("external_id")
         if external_id is not None:
+            # PostgreSQL refuses a NUL in text, so no student can have one.
+            if "\x00" in external_id:
+                return students.none()
             students = students.filter(external_id=external_id)
         return students
 

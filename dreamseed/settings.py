@@ -129,6 +129,12 @@ else:
             conn_health_checks=True,
         )
     }
+    if "postgresql" in DATABASES["default"]["ENGINE"]:
+        # A server that accepts the connection and never answers (a
+        # fail-over, a paused machine, a dropped NAT entry) would otherwise
+        # hold each request and each job claim for ever. A connect_timeout in
+        # DATABASE_URL wins.
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -251,6 +257,12 @@ if BROKER_IS_REDIS:
         # It must exceed every hard time limit, or a running task is handed
         # to a second worker while the first still works on it.
         "visibility_timeout": JOBS_LONGEST_TIME_LIMIT_SECONDS + 3600,
+        # A Redis that stops answering without closing the connection (a
+        # fail-over, a paused machine, a dropped NAT entry) would otherwise
+        # hold every publish, and the request making it, for ever. A publish
+        # that times out leaves its job queued for the sweeper.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
     }
 elif CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"

@@ -1,5 +1,7 @@
 """The API's request parser: JSON only, with a size limit that is enforced."""
 
+import re
+
 from django.conf import settings
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
@@ -8,6 +10,12 @@ from rest_framework.parsers import JSONParser
 # refused so that nothing after parsing (hashing a body for its
 # Idempotency-Key, validation) walks hundreds of levels recursively.
 MAX_JSON_DEPTH = 32
+
+# A surrogate left alone after parsing: JSON may write one as an escape
+# ("\\ud800"), but it is no character and cannot be encoded as UTF-8, so an
+# answer that echoes it (a choice field's error, say) could not be sent.
+# An escaped pair is joined into its character by the parser first.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class BodyTooLarge(exceptions.APIException):
@@ -29,6 +37,11 @@ class LimitedJSONParser(JSONParser):
         if _depth_exceeds(data, MAX_JSON_DEPTH):
             raise exceptions.ParseError(
                 f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels."
+            )
+        if _holds_lone_surrogate(data):
+            raise exceptions.ParseError(
+                "JSON parse error - a string holds a lone surrogate "
+                "(\\ud800-\\udfff), which is not a character."
             )
         return data
 
@@ -67,6 +80,22 @@ def _depth_exceeds(data, limit):
         if depth > limit:
             return True
         pending.extend((child, depth + 1) for child in value)
+    return False
+
+
+def _holds_lone_surrogate(data):
+    """Whether a string (or an object's key) in ``data`` holds a lone surrogate."""
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if LONE_SURROGATE.search(value):
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value)
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False
 
 

@@ -16,8 +16,8 @@ import threading
 import time
 from datetime import timedelta
 
-from celery import shared_task
-from celery.exceptions import Retry, SoftTimeLimitExceeded
+from celery import Task, shared_task
+from celery.exceptions import Retry, SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -601,11 +601,34 @@ def _retry_or_fail(task, job, exc):
     raise task.retry(countdown=countdown, max_retries=None)
 
 
+class JobTask(Task):
+    """The Celery task class of jobs."""
+
+    def on_failure(self, exc, task_id, args, kwargs, einfo):
+        # A hard time limit kills the pool child running the job, so the job
+        # cannot record it; the worker's main process calls this instead.
+        # Left running, the job would wait for its lease to expire, be run
+        # (and killed) again by the sweeper, and end blamed on a lost worker.
+        if isinstance(exc, TimeLimitExceeded) and args:
+            limit = exc.args[0] if exc.args else "?"
+            try:
+                finish(
+                    args[0],
+                    Job.Status.FAILED,
+                    error=f"Stopped: the hard time limit of {limit} s was exceeded.",
+                    code="time_limit",
+                )
+            except Exception:
+                # The sweeper still finds the job once its lease expires.
+                logger.exception("job %s: time limit could not be recorded", args[0])
+
+
 def job_task(*, kind, name, soft_time_limit=None, time_limit=None):
     """Register ``handler(job, ctx)`` as the Celery task for jobs of ``kind``."""
 
     def decorator(handler):
         @shared_task(
+            base=JobTask,
             bind=True,
             name=name,
             max_retries=None,

@@ -1,0 +1,78 @@
+"""A database server that accepts connections but never answers is given up on.
+
+A PostgreSQL fail-over, a paused machine or a dropped NAT entry can leave the
+server's port accepting TCP connections that nothing answers. Without a
+connect timeout every request and every job claim waited for ever; the API
+server's threads and the workers' children were all held.
+"""
+
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+from tests.jobs.test_adv_broker_stall import SilentServer
+
+MOST_SECONDS = 45
+
+SCRIPT = """
+import time
+import django
+django.setup()
+from django.db import OperationalError, connection
+started = time.monotonic()
+try:
+    connection.ensure_connection()
+except OperationalError:
+    print("refused", round(time.monotonic() - started, 1))
+else:
+    print("connected")
+"""
+
+
+def test_connecting_to_a_silent_database_gives_up():
+    server = SilentServer()
+    try:
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", SCRIPT],
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "DJANGO_SETTINGS_MODULE": "dreamseed.settings",
+                    "DREAMSEED_ALLOW_DEFAULT_SECRET": "1",
+                    "DATABASE_URL": f"postgres://postgres@127.0.0.1:{server.port}/x",
+                },
+                capture_output=True,
+                text=True,
+                timeout=MOST_SECONDS,
+            )
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still connecting after {MOST_SECONDS} s") from None
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert done.stdout.split()[0] == "refused", done.stdout
+    finally:
+        server.close()
+
+
+def test_a_connect_timeout_in_the_database_url_wins():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from django.conf import settings; "
+            "print(settings.DATABASES['default']['OPTIONS']['connect_timeout'])",
+        ],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "dreamseed.settings",
+            "DREAMSEED_ALLOW_DEFAULT_SECRET": "1",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x?connect_timeout=17",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "17"
