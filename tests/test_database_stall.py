@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
-from tests.jobs.test_adv_broker_stall import SilentServer
+from tests.jobs.test_broker_stall import SilentServer
 
 MOST_SECONDS = 45
 
