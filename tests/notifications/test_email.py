@@ -391,6 +391,16 @@ def test_recipients_of_a_job_that_gave_up_say_not_sent_and_a_requeue_mails_them(
     )
     job = wait_for_job(submit(organisation).pk, timeout=60)
     assert (job.status, job.dead_letter) == (Job.Status.FAILED, True), job.error
+    # Marked just after the outcome is written, by the job's end signal.
+    wait_for(
+        lambda: (
+            not EmailDelivery.objects.filter(
+                job=job, status=EmailDelivery.Status.PENDING
+            ).exists()
+        ),
+        timeout=10,
+        message="the deliveries to be closed",
+    )
     deliveries = list(EmailDelivery.objects.filter(job=job))
     assert sorted(d.recipient for d in deliveries) == sorted(teachers)
     for delivery in deliveries:
