@@ -3,6 +3,7 @@
 import hashlib
 import json
 import logging
+import uuid
 
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
@@ -174,6 +175,18 @@ class DeadLetterListView(OrganisationJobsMixin, generics.ListAPIView):
         return super().get_queryset().filter(dead_letter=True, status=Job.Status.FAILED)
 
 
+def _canonical_ids(value):
+    """A UUID string (or a list of them) in its usual form; anything else as is."""
+    if isinstance(value, list):
+        return [_canonical_ids(item) for item in value]
+    if isinstance(value, str) and len(value) in (32, 36, 38):
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            pass
+    return value
+
+
 def _is_default(value, default):
     """Whether a value sent is a field's default itself (``"5"`` is not 5)."""
     if default is empty or callable(default):
@@ -236,7 +249,7 @@ class JobSubmissionView(APIView):
                     {IDEMPOTENCY_HEADER: ["Must not contain control characters."]}
                 )
             canonical = json.dumps(
-                {"path": request.path, "body": self._without_defaults(request.data)},
+                {"path": request.path, "body": self._canonical_body(request.data)},
                 sort_keys=True,
                 default=str,
             )
@@ -270,18 +283,19 @@ class JobSubmissionView(APIView):
         data = JobSerializer(job, context={"request": request}).data
         return Response(data, status=status.HTTP_202_ACCEPTED)
 
-    def _without_defaults(self, body):
-        """``body`` less the fields that only repeat their default.
+    def _canonical_body(self, body):
+        """``body`` as the request it means, for Idempotency-Key.
 
-        ``{"priority": 5}`` asks for what leaving priority out asks for, so
-        the two are the same request for Idempotency-Key. The default's
-        absence is the form kept: requests that never named it hash as before.
+        ``{"priority": 5}`` asks for what leaving priority out asks for, and
+        an id in capitals names what it names in small letters: such bodies
+        are the same request. Fields that only repeat their default are left
+        out, so requests that never named them hash as before.
         """
         if not isinstance(body, dict):
             return body
         fields = self.serializer_class().fields
         return {
-            name: value
+            name: _canonical_ids(value)
             for name, value in body.items()
             if name not in fields or not _is_default(value, fields[name].default)
         }

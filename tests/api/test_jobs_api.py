@@ -117,6 +117,10 @@ def test_naming_a_default_is_the_same_request_for_an_idempotency_key(
     assert named.status_code == 202
     repeat = api.post(SUBMIT, body, format="json", HTTP_IDEMPOTENCY_KEY="k-e")
     assert (repeat.status_code, repeat.json()["id"]) == (200, named.json()["id"])
+    # An id in capitals names the same student.
+    upper = {**body, "student": str(student.pk).upper()}
+    same = api.post(SUBMIT, upper, format="json", HTTP_IDEMPOTENCY_KEY="k-d")
+    assert (same.status_code, same.json()["id"]) == (200, first.json()["id"])
     # Anything but the default is still another request.
     for changed in ({"priority": 6}, {"report_type": "summary"}, {"priority": "5"}):
         response = api.post(
