@@ -1,7 +1,10 @@
 """API-wide pieces: error handling, the students and assessments lists."""
 
+import logging
+
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.urls import reverse
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
@@ -12,8 +15,8 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from drf_spectacular.views import SpectacularSwaggerView
-from rest_framework import generics, serializers
-from rest_framework.exceptions import NotAuthenticated, NotFound
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import APIException, NotAuthenticated, NotFound
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -22,10 +25,36 @@ from assessments.permissions import organisation_of
 from jobs.pagination import CheckedCursorPagination
 from jobs.parsers import BodyTooLarge
 
+logger = logging.getLogger(__name__)
+
+
+class DatabaseUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database cannot be reached for now; try again shortly."
+    default_code = "database_unavailable"
+
+
+# Seconds a client is asked to wait before trying again.
+RETRY_AFTER_SECONDS = 5
+
 
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = BodyTooLarge()
+    if isinstance(exc, OperationalError | InterfaceError):
+        # Down, restarting or out of connections: a JSON answer the client
+        # can act on, not Django's HTML error page. The cause goes to the log.
+        logger.error(
+            "%s %s: database unavailable: %s: %s",
+            context["request"].method,
+            context["request"].path,
+            type(exc).__name__,
+            exc,
+        )
+        response = drf_exception_handler(DatabaseUnavailable(), context)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.data["code"] = DatabaseUnavailable.default_code
+        return response
     response = drf_exception_handler(exc, context)
     if response is not None and isinstance(response.data, dict):
         detail = response.data.get("detail")

@@ -76,3 +76,54 @@ def test_a_connect_timeout_in_the_database_url_wins():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "17"
+
+
+API_SCRIPT = """
+import json
+import django
+django.setup()
+from django.test import Client
+response = Client(HTTP_HOST="localhost").get(
+    "/api/v1/jobs/", HTTP_AUTHORIZATION="Token 0123456789abcdef0123456789abcdef01234567"
+)
+print(json.dumps({
+    "status": response.status_code,
+    "type": response["Content-Type"],
+    "retry": response.get("Retry-After"),
+    "body": json.loads(response.content),
+}))
+"""
+
+
+def test_the_api_answers_503_in_json_while_the_database_is_down():
+    import json
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]  # nothing listens once it is closed
+    done = subprocess.run(
+        [sys.executable, "-c", API_SCRIPT],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "dreamseed.settings",
+            "DREAMSEED_ALLOW_DEFAULT_SECRET": "1",
+            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{closed}/x",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer == {
+        "status": 503,
+        "type": "application/json",
+        "retry": "5",
+        "body": {
+            "detail": "The database cannot be reached for now; try again shortly.",
+            "code": "database_unavailable",
+        },
+    }
+    assert "database unavailable: OperationalError" in done.stderr
