@@ -188,12 +188,41 @@ def cancel_job(job):
             job.error_code = "cancelled"
         job.cancel_requested = True
         job.save()
-    for child in job.children.exclude(status__in=Job.TERMINAL):
-        cancel_job(child)
+    _cancel_members(job)
     if job.status == Job.Status.CANCELLED:
         after_finish(job)
     logger.info("job %s cancel requested (status now %s)", job.id, job.status)
     return job
+
+
+def _cancel_members(job):
+    """Cancel a batch's queued members at once; ask its running ones to stop.
+
+    In two statements rather than one cancellation per member: a batch of
+    1,000 took about 9,000 queries and 5 s, each member recounting the batch.
+    The batch is recounted once, at the end.
+    """
+    with transaction.atomic():
+        # Locked, so that no worker claims one between this and the UPDATE.
+        queued = list(
+            Job.objects.select_for_update()
+            .filter(parent=job, status=Job.Status.QUEUED)
+            .values_list("pk", flat=True)
+        )
+        Job.objects.filter(pk__in=queued).update(
+            status=Job.Status.CANCELLED,
+            finished_at=timezone.now(),
+            error="Cancelled before it started.",
+            error_code="cancelled",
+            cancel_requested=True,
+        )
+        job.children.filter(status=Job.Status.RUNNING).update(cancel_requested=True)
+    if not queued:
+        return
+    for member in Job.objects.filter(pk__in=queued).iterator():
+        _tell_receivers(member)
+    if job.kind == Job.Kind.REPORT_BATCH:
+        update_batch(job.pk)
 
 
 def requeue_job(job):
@@ -220,10 +249,14 @@ def requeue_job(job):
 
 def after_finish(job):
     """Update the batch and tell the receivers, once the outcome is committed."""
-    from .signals import job_finished, job_succeeded
-
     if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
         update_batch(job.parent_id)
+    _tell_receivers(job)
+
+
+def _tell_receivers(job):
+    from .signals import job_finished, job_succeeded
+
     logger.info("job %s %s", job.id, job.status)
     if job.status == Job.Status.SUCCEEDED:
         job_succeeded.send(sender=Job, job=job)

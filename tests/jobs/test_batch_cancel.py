@@ -77,3 +77,46 @@ def test_job_lists_show_a_batch_without_its_members(api, organisation):
         }
     )
     assert listed[0]["links"]["self"].endswith(f"/api/v1/jobs/{batch_id}/")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancelling_a_large_batch_takes_a_few_queries_per_member(
+    api, organisation, django_assert_max_num_queries
+):
+    from assessments.models import Assessment, Student
+
+    assessment = Assessment.objects.create(
+        organisation=organisation, code="A", name="A"
+    )
+    students = Student.objects.bulk_create(
+        Student(organisation=organisation, external_id=f"S-{i:03d}") for i in range(200)
+    )
+    response = api.post(
+        BATCH,
+        {"assessment": str(assessment.pk), "students": [str(s.pk) for s in students]},
+        format="json",
+    )
+    batch_id = response.json()["id"]
+    # One member has started: it is asked to stop, not cancelled outright.
+    running = Job.objects.filter(parent_id=batch_id).order_by("created_at").first()
+    Job.objects.filter(pk=running.pk).update(status=Job.Status.RUNNING)
+
+    # Each member cancelled one by one (and the batch recounted for each)
+    # took about nine queries a member. Now two: its report's status, and
+    # whether the organisation has webhooks (which the tests never cache).
+    with django_assert_max_num_queries(2 * 200 + 30):
+        response = api.post(f"/api/v1/jobs/{batch_id}/cancel/")
+    assert response.status_code == 200
+    members = Job.objects.filter(parent_id=batch_id)
+    assert members.filter(status=Job.Status.CANCELLED).count() == 199
+    running.refresh_from_db()
+    assert (running.status, running.cancel_requested) == (Job.Status.RUNNING, True)
+    assert set(
+        Report.objects.filter(job__parent_id=batch_id)
+        .exclude(job=running)
+        .values_list("status", flat=True)
+    ) == {"cancelled"}
+    batch = Job.objects.get(pk=batch_id)
+    assert batch.progress_step == "199 of 200 ended (199 cancelled)"
+    # Cancelled before any member ended; its summary waits for the last one.
+    assert (batch.status, batch.result) == (Job.Status.CANCELLED, None)

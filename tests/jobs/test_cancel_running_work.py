@@ -69,8 +69,13 @@ def test_a_running_render_stops_between_cells(lsat7, worker_factory):
     assert job.error == "Cancelled while running."
     # Stopped part-way: well before the render's 3 s would have ended.
     assert (job.finished_at - asked).total_seconds() < 2.0
+    # Set by the job's end signal, just after the outcome is written.
+    wait_for(
+        lambda: Report.objects.get(pk=report.pk).status == Report.Status.CANCELLED,
+        timeout=10,
+        message="the report to say cancelled",
+    )
     report.refresh_from_db()
-    assert report.status == Report.Status.CANCELLED
     assert not report.pdf
 
     # The worker's kernel was left clean: the next report renders in full.
