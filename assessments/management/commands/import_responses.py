@@ -2,7 +2,7 @@
 
 import csv
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -13,6 +13,8 @@ REQUIRED = ("student", "item", "correct", "answered_at")
 OPTIONAL = ("position", "student_name")
 CORRECT = {"1": True, "0": False, "true": True, "false": False}
 LONGEST_CODE = 64
+# The largest position a PositiveIntegerField holds on every database.
+LARGEST_POSITION = 2**31 - 1
 # Problems listed before the command gives up listing them.
 SHOWN_PROBLEMS = 20
 ROWS_PER_INSERT = 5000
@@ -115,6 +117,10 @@ def check_row(raw, zone):
     for name in ("student", "item"):
         if not 1 <= len(values[name]) <= LONGEST_CODE:
             problems.append(f"{name} must be 1 to {LONGEST_CODE} characters")
+    for name in ("student", "item", "student_name"):
+        # PostgreSQL refuses a NUL in text.
+        if "\x00" in values[name]:
+            problems.append(f"{name} must not contain NUL characters")
     correct = CORRECT.get(values["correct"].lower())
     if correct is None:
         problems.append(f"correct must be 1 or 0, not {values['correct']!r}")
@@ -130,14 +136,28 @@ def check_row(raw, zone):
         if answered_at.tzinfo is None:
             # Local time of the organisation, as a school's export would be.
             answered_at = answered_at.replace(tzinfo=zone)
+        try:
+            # Stored in UTC: a time that is not a datetime there could not be
+            # read back (nor, on SQLite, written).
+            answered_at.astimezone(UTC)
+        except OverflowError:
+            answered_at = None
+            problems.append(
+                f"answered_at must be between the years 1 and 9999 in UTC, "
+                f"not {values['answered_at']!r}"
+            )
     position = None
     if values["position"]:
-        if not values["position"].isdigit() or int(values["position"]) < 1:
+        text = values["position"]
+        # isdigit() alone takes other scripts' digits and superscripts.
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            problems.append(f"position must be a whole number from 1, not {text!r}")
+        elif int(text) > LARGEST_POSITION:
             problems.append(
-                f"position must be a whole number from 1, not {values['position']!r}"
+                f"position must be at most {LARGEST_POSITION}, not {text!r}"
             )
         else:
-            position = int(values["position"])
+            position = int(text)
     if len(values["student_name"]) > 200:
         problems.append("student_name must be at most 200 characters")
     if problems:
@@ -192,6 +212,12 @@ def store(organisation, code, name, rows):
             continue
         used = taken.setdefault(student.pk, set())
         position = row["position"] or max(used, default=0) + 1
+        if position > LARGEST_POSITION:
+            problems.append(
+                f"student {row['student']!r} would have an answer at position "
+                f"{position} in {code!r}, past the largest, {LARGEST_POSITION}"
+            )
+            continue
         if position in used:
             problems.append(
                 f"student {row['student']!r} already has an answer at position "
