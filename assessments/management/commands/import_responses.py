@@ -1,6 +1,7 @@
 """Load an organisation's answers (students, items, responses) from a CSV file."""
 
 import csv
+import re
 import zoneinfo
 from datetime import UTC, datetime
 
@@ -15,6 +16,8 @@ CORRECT = {"1": True, "0": False, "true": True, "false": False}
 LONGEST_CODE = 64
 # The largest position a PositiveIntegerField holds on every database.
 LARGEST_POSITION = 2**31 - 1
+# Line breaks as the csv module counts lines (inside quotes they stay as is).
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Problems listed before the command gives up listing them.
 SHOWN_PROBLEMS = 20
 ROWS_PER_INSERT = 5000
@@ -81,7 +84,8 @@ def check_rows(reader, zone):
             f"it needs {', '.join(REQUIRED)} (and may have {', '.join(OPTIONAL)})."
         )
     rows, problems, seen = [], [], {}
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = first_line(reader, raw)
         row, row_problems = check_row(raw, zone)
         if row is not None:
             first = seen.setdefault((row["student"], row["item"]), line)
@@ -98,6 +102,17 @@ def check_rows(reader, zone):
     if not rows:
         raise CommandError("The file has no rows below its header.")
     return rows
+
+
+def first_line(reader, raw):
+    """The line of the file on which the row ``raw`` just read begins.
+
+    Blank lines are skipped by the reader and a quoted cell may span lines,
+    so the row's place in the file is counted back from where it ends.
+    """
+    cells = [value for value in raw.values() if isinstance(value, str)]
+    cells += raw.get(None) or []
+    return reader.line_num - sum(len(LINE_BREAK.findall(cell)) for cell in cells)
 
 
 def refuse(summary, problems):
