@@ -83,6 +83,15 @@ def check_rows(reader, zone):
             f"The header row lacks {', '.join(missing)}; "
             f"it needs {', '.join(REQUIRED)} (and may have {', '.join(OPTIONAL)})."
         )
+    repeated = [
+        name
+        for position, name in enumerate(header)
+        if name in (*REQUIRED, *OPTIONAL) and name in header[:position]
+    ]
+    if repeated:
+        # The reader would keep the last cell and drop the others unseen.
+        names = ", ".join(dict.fromkeys(repeated))
+        raise CommandError(f"The header row names {names} more than once.")
     rows, problems, seen = [], [], {}
     for raw in reader:
         line = first_line(reader, raw)
