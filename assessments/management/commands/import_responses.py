@@ -68,6 +68,8 @@ class Command(BaseCommand):
                 return check_rows(csv.DictReader(handle), zone)
         except FileNotFoundError:
             raise CommandError(f"No such file: {path}")
+        except OSError as exc:  # a directory, no permission, ...
+            raise CommandError(f"Cannot read {path}: {exc.strerror}.")
         except UnicodeDecodeError as exc:
             raise CommandError(f"{path} is not UTF-8 text ({exc.reason}).")
         except csv.Error as exc:
