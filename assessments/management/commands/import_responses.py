@@ -6,7 +6,7 @@ import zoneinfo
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from assessments.models import Assessment, Item, Organisation, Response, Student
 
@@ -53,8 +53,17 @@ class Command(BaseCommand):
                 f"The assessment code must be 1 to {LONGEST_CODE} characters."
             )
         rows = self.read(options["file"], zoneinfo.ZoneInfo(organisation.timezone))
-        with transaction.atomic():
-            counts = store(organisation, code, options["name"] or code, rows)
+        try:
+            with transaction.atomic():
+                counts = store(organisation, code, options["name"] or code, rows)
+        except IntegrityError:
+            # What store() read was changed before it wrote: the unique
+            # constraints kept both from being kept, and everything rolled back.
+            raise CommandError(
+                "Another writer added some of these students, items or answers "
+                "while the file was being imported; nothing was imported. Run "
+                "the command again to import the file as it now stands."
+            )
         self.stdout.write(
             f"Imported {counts['responses']} responses to {code!r} for "
             f"{organisation.slug!r} ({counts['students']} new students, "
