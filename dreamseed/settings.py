@@ -216,6 +216,10 @@ REST_FRAMEWORK = {
     "STRICT_JSON": True,
 }
 
+# Where /api-auth/login/ sends a user it has no (local) next page for: the
+# only page that sign-in is for, instead of Django's /accounts/profile/ (404).
+LOGIN_REDIRECT_URL = "api-docs"
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "DreamSeed jobs API",
     "DESCRIPTION": "Submit and track background work: reports, calibrations, exports.",

@@ -8,7 +8,7 @@ import uuid
 from django.db import IntegrityError, transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import empty
 from rest_framework.response import Response
@@ -187,6 +187,17 @@ def _canonical_ids(value):
     return value
 
 
+def _names_objects(field):
+    """Whether a field takes ids, which name the same object in any spelling.
+
+    In any other field (an e-mail's subject, say) text that happens to spell a
+    UUID is what the client wrote: another spelling is another request.
+    """
+    if isinstance(field, serializers.ListField):
+        field = field.child
+    return isinstance(field, serializers.UUIDField | serializers.RelatedField)
+
+
 def _is_default(value, default):
     """Whether a value sent is a field's default itself (``"5"`` is not 5)."""
     if default is empty or callable(default):
@@ -295,7 +306,7 @@ class JobSubmissionView(APIView):
             return body
         fields = self.serializer_class().fields
         return {
-            name: _canonical_ids(value)
+            name: _canonical_ids(value) if _names_objects(fields.get(name)) else value
             for name, value in body.items()
             if name not in fields or not _is_default(value, fields[name].default)
         }

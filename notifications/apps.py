@@ -45,6 +45,15 @@ def _close_deliveries(sender, job, **kwargs):
         return
     if job.status == Job.Status.SUCCEEDED:
         return
+    # A job that ended before it ran (cancelled while queued) has no rows
+    # yet: each recipient it names gets one, so none goes unlisted.
+    EmailDelivery.objects.bulk_create(
+        [
+            EmailDelivery(job=job, recipient=address)
+            for address in dict.fromkeys(job.params.get("to", []))
+        ],
+        ignore_conflicts=True,
+    )
     unsent = EmailDelivery.objects.filter(job=job, status=EmailDelivery.Status.PENDING)
     # A recipient's own temporary refusal is the better reason; keep it.
     unsent.filter(reason="").update(reason=f"Not sent: {job.error}"[:1000])

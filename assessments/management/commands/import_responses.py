@@ -1,11 +1,12 @@
 """Load an organisation's answers (students, items, responses) from a CSV file."""
 
 import csv
+import re
 import zoneinfo
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from assessments.models import Assessment, Item, Organisation, Response, Student
 
@@ -13,6 +14,10 @@ REQUIRED = ("student", "item", "correct", "answered_at")
 OPTIONAL = ("position", "student_name")
 CORRECT = {"1": True, "0": False, "true": True, "false": False}
 LONGEST_CODE = 64
+# The largest position a PositiveIntegerField holds on every database.
+LARGEST_POSITION = 2**31 - 1
+# Line breaks as the csv module counts lines (inside quotes they stay as is).
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 # Problems listed before the command gives up listing them.
 SHOWN_PROBLEMS = 20
 ROWS_PER_INSERT = 5000
@@ -48,8 +53,17 @@ class Command(BaseCommand):
                 f"The assessment code must be 1 to {LONGEST_CODE} characters."
             )
         rows = self.read(options["file"], zoneinfo.ZoneInfo(organisation.timezone))
-        with transaction.atomic():
-            counts = store(organisation, code, options["name"] or code, rows)
+        try:
+            with transaction.atomic():
+                counts = store(organisation, code, options["name"] or code, rows)
+        except IntegrityError:
+            # What store() read was changed before it wrote: the unique
+            # constraints kept both from being kept, and everything rolled back.
+            raise CommandError(
+                "Another writer added some of these students, items or answers "
+                "while the file was being imported; nothing was imported. Run "
+                "the command again to import the file as it now stands."
+            )
         self.stdout.write(
             f"Imported {counts['responses']} responses to {code!r} for "
             f"{organisation.slug!r} ({counts['students']} new students, "
@@ -63,6 +77,8 @@ class Command(BaseCommand):
                 return check_rows(csv.DictReader(handle), zone)
         except FileNotFoundError:
             raise CommandError(f"No such file: {path}")
+        except OSError as exc:  # a directory, no permission, ...
+            raise CommandError(f"Cannot read {path}: {exc.strerror}.")
         except UnicodeDecodeError as exc:
             raise CommandError(f"{path} is not UTF-8 text ({exc.reason}).")
         except csv.Error as exc:
@@ -78,8 +94,18 @@ def check_rows(reader, zone):
             f"The header row lacks {', '.join(missing)}; "
             f"it needs {', '.join(REQUIRED)} (and may have {', '.join(OPTIONAL)})."
         )
+    repeated = [
+        name
+        for position, name in enumerate(header)
+        if name in (*REQUIRED, *OPTIONAL) and name in header[:position]
+    ]
+    if repeated:
+        # The reader would keep the last cell and drop the others unseen.
+        names = ", ".join(dict.fromkeys(repeated))
+        raise CommandError(f"The header row names {names} more than once.")
     rows, problems, seen = [], [], {}
-    for line, raw in enumerate(reader, start=2):
+    for raw in reader:
+        line = first_line(reader, raw)
         row, row_problems = check_row(raw, zone)
         if row is not None:
             first = seen.setdefault((row["student"], row["item"]), line)
@@ -96,6 +122,17 @@ def check_rows(reader, zone):
     if not rows:
         raise CommandError("The file has no rows below its header.")
     return rows
+
+
+def first_line(reader, raw):
+    """The line of the file on which the row ``raw`` just read begins.
+
+    Blank lines are skipped by the reader and a quoted cell may span lines,
+    so the row's place in the file is counted back from where it ends.
+    """
+    cells = [value for value in raw.values() if isinstance(value, str)]
+    cells += raw.get(None) or []
+    return reader.line_num - sum(len(LINE_BREAK.findall(cell)) for cell in cells)
 
 
 def refuse(summary, problems):
@@ -115,6 +152,10 @@ def check_row(raw, zone):
     for name in ("student", "item"):
         if not 1 <= len(values[name]) <= LONGEST_CODE:
             problems.append(f"{name} must be 1 to {LONGEST_CODE} characters")
+    for name in ("student", "item", "student_name"):
+        # PostgreSQL refuses a NUL in text.
+        if "\x00" in values[name]:
+            problems.append(f"{name} must not contain NUL characters")
     correct = CORRECT.get(values["correct"].lower())
     if correct is None:
         problems.append(f"correct must be 1 or 0, not {values['correct']!r}")
@@ -130,14 +171,28 @@ def check_row(raw, zone):
         if answered_at.tzinfo is None:
             # Local time of the organisation, as a school's export would be.
             answered_at = answered_at.replace(tzinfo=zone)
+        try:
+            # Stored in UTC: a time that is not a datetime there could not be
+            # read back (nor, on SQLite, written).
+            answered_at.astimezone(UTC)
+        except OverflowError:
+            answered_at = None
+            problems.append(
+                f"answered_at must be between the years 1 and 9999 in UTC, "
+                f"not {values['answered_at']!r}"
+            )
     position = None
     if values["position"]:
-        if not values["position"].isdigit() or int(values["position"]) < 1:
+        text = values["position"]
+        # isdigit() alone takes other scripts' digits and superscripts.
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            problems.append(f"position must be a whole number from 1, not {text!r}")
+        elif int(text) > LARGEST_POSITION:
             problems.append(
-                f"position must be a whole number from 1, not {values['position']!r}"
+                f"position must be at most {LARGEST_POSITION}, not {text!r}"
             )
         else:
-            position = int(values["position"])
+            position = int(text)
     if len(values["student_name"]) > 200:
         problems.append("student_name must be at most 200 characters")
     if problems:
@@ -192,6 +247,12 @@ def store(organisation, code, name, rows):
             continue
         used = taken.setdefault(student.pk, set())
         position = row["position"] or max(used, default=0) + 1
+        if position > LARGEST_POSITION:
+            problems.append(
+                f"student {row['student']!r} would have an answer at position "
+                f"{position} in {code!r}, past the largest, {LARGEST_POSITION}"
+            )
+            continue
         if position in used:
             problems.append(
                 f"student {row['student']!r} already has an answer at position "
