@@ -72,7 +72,11 @@ class Job(models.Model):
         default=False,
         help_text="Failed after its retries ran out; can be requeued.",
     )
-    cancel_requested = models.BooleanField("cancel requested", default=False)
+    cancel_requested = models.BooleanField(
+        "cancel requested",
+        default=False,
+        help_text="Someone asked the job to stop; a running one does at its next step.",
+    )
     celery_task_id = models.CharField("Celery task id", max_length=64, blank=True)
     claimed_by = models.CharField(
         "claimed by", max_length=200, blank=True, help_text="host:pid of the worker."

@@ -17,6 +17,7 @@ class JobSerializer(serializers.ModelSerializer):
             "id",
             "kind",
             "status",
+            "cancel_requested",
             "priority",
             "progress",
             "params",

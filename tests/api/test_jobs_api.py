@@ -67,7 +67,12 @@ def test_cancel_a_running_job_asks_it_to_stop(api, organisation):
         organisation=organisation, kind=Job.Kind.PROBE, status=Job.Status.RUNNING
     )
     response = api.post(f"/api/v1/jobs/{job.pk}/cancel/")
-    assert response.json()["status"] == "running"
+    # Still running, and saying that it was asked to stop.
+    assert (response.json()["status"], response.json()["cancel_requested"]) == (
+        "running",
+        True,
+    )
+    assert api.get(f"/api/v1/jobs/{job.pk}/").json()["cancel_requested"] is True
     job.refresh_from_db()
     assert job.cancel_requested
 
