@@ -275,3 +275,30 @@ def test_the_demo_with_jmle_says_why_and_names_the_kept_run(worker):
         f"The run is {run.pk}: GET /api/v1/calibrations/{run.pk}/ or the admin's "
         "Calibration runs page shows it."
     )
+
+
+def test_a_calibration_refreshes_statistics_left_stale_by_a_bulk_load(
+    transactional_db,
+):
+    from django.db import connection
+
+    from assessments.models import Response
+    from tests.conftest import wait_for
+
+    organisation, _ = simulated_bank(n_persons=1000, n_items=20)
+    table = Response._meta.db_table
+
+    def statistics():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT c.reltuples, s.n_mod_since_analyze FROM pg_class c "
+                "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = %s",
+                [table],
+            )
+            return cursor.fetchone()
+
+    # The server counts the changes a moment after they commit.
+    wait_for(lambda: statistics()[1] >= 20000, timeout=10, message="the counts")
+    assert statistics()[0] != 20000
+    read_responses(organisation)
+    assert statistics()[0] == 20000
