@@ -12,10 +12,31 @@ from jobs.models import Job
 # A job still queued after this many seconds probably has no worker.
 NO_WORKER_HINT_SECONDS = 10
 
-WORKER_HINT = (
-    "no worker has started this job yet; start one in another terminal with\n"
-    "  .venv/bin/celery -A dreamseed worker\n"
-)
+
+def worker_hint(job):
+    """Say why a job may still be queued and how to start a worker for it."""
+    queue = queue_of(job)
+    return (
+        f"no worker has started this job yet: the workers of the {queue!r} queue "
+        "are busy with other jobs, or none is running. To start one, in another "
+        f"terminal:\n  .venv/bin/celery -A dreamseed worker -Q {queue}\n"
+    )
+
+
+def queue_of(job):
+    """The queue the job's task is routed to."""
+    from fnmatch import fnmatchcase
+
+    from django.conf import settings
+
+    from jobs.services import TASKS_BY_KIND
+
+    task = TASKS_BY_KIND.get(job.kind)
+    name = task.name if task is not None else ""
+    for pattern, route in settings.CELERY_TASK_ROUTES.items():
+        if fnmatchcase(name, pattern):
+            return route["queue"]
+    return settings.CELERY_TASK_DEFAULT_QUEUE
 
 
 @contextmanager
@@ -65,7 +86,7 @@ def wait_for_job(job_id, *, timeout, stream=None, label="job"):
             and not hinted
             and waited > NO_WORKER_HINT_SECONDS
         ):
-            stream.write(("\n" if interactive else "") + f"{label}: {WORKER_HINT}")
+            stream.write(("\n" if interactive else "") + f"{label}: {worker_hint(job)}")
             hinted = True
             last = None
         if time.monotonic() > deadline:
