@@ -333,6 +333,7 @@ def run_calibration(job, progress=None):
     except BaseException as exc:
         if isinstance(exc, JobCancelled):
             status, error = CalibrationRun.Status.CANCELLED, "Cancelled while running."
+            exc.result = {"calibration_run": str(run.pk), "method": options["method"]}
         elif isinstance(exc, CalibrationNotConverged):
             status, error = CalibrationRun.Status.FAILED, str(exc)
         else:

@@ -26,6 +26,11 @@ class TransientJobError(DreamSeedError):
 
 
 class JobCancelled(DreamSeedError):
-    """The job was cancelled while it ran."""
+    """The job was cancelled while it ran.
+
+    ``result`` (JSON-safe), set by the work that stopped, is stored with the
+    cancellation: a cancelled calibration names the run it leaves behind.
+    """
 
     code = "cancelled"
+    result = None

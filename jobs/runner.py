@@ -508,13 +508,14 @@ def run_job(task, job_id, handler):
         result = handler(job, JobContext(job, cancel_event))
     except Retry:
         raise
-    except JobCancelled:
+    except JobCancelled as exc:
         finish(
             job,
             Job.Status.CANCELLED,
             claimant=job.claimed_by,
             error="Cancelled while running.",
             code="cancelled",
+            result=exc.result,
         )
         return {"job": str(job.pk), "status": "cancelled"}
     except SoftTimeLimitExceeded:

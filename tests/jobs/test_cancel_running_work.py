@@ -98,13 +98,18 @@ def test_a_running_calibration_stops_and_changes_nothing(transactional_db, worke
         job = submit_calibration(organisation, method="mml", max_iter=20000, tol=1e-300)
     wait_for_step(job, "fitting")
 
+    client = api_for(organisation)
     asked = timezone.now()
-    response = api_for(organisation).post(f"/api/v1/jobs/{job.pk}/cancel/")
+    response = client.post(f"/api/v1/jobs/{job.pk}/cancel/")
     assert response.status_code == 200
     job = wait_for_job(job.pk, timeout=30)
     assert (job.status, job.error) == (Job.Status.CANCELLED, "Cancelled while running.")
     assert (job.finished_at - asked).total_seconds() < 3.0
     run = CalibrationRun.objects.get(job=job)
+    # The job names the run it leaves behind, as a finished one does.
+    assert job.result == {"calibration_run": str(run.pk), "method": "mml"}
+    links = client.get(f"/api/v1/jobs/{job.pk}/").json()["links"]
+    assert links["calibration_run"].endswith(f"/api/v1/calibrations/{run.pk}/")
     assert (run.status, run.error) == (
         CalibrationRun.Status.CANCELLED,
         "Cancelled while running.",
