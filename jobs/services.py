@@ -198,10 +198,14 @@ def cancel_job(job):
 def _cancel_members(job):
     """Cancel a batch's queued members at once; ask its running ones to stop.
 
-    In two statements rather than one cancellation per member: a batch of
+    In a few statements rather than one cancellation per member: a batch of
     1,000 took about 9,000 queries and 5 s, each member recounting the batch.
     The batch is recounted once, at the end.
     """
+    # Every member not yet ended is asked to stop first, whatever it does
+    # meanwhile: one a worker claims, or puts back in the queue after a
+    # failed attempt, between the statements below still stops.
+    job.children.exclude(status__in=Job.TERMINAL).update(cancel_requested=True)
     with transaction.atomic():
         # Locked, so that no worker claims one between this and the UPDATE.
         queued = list(
@@ -216,7 +220,6 @@ def _cancel_members(job):
             error_code="cancelled",
             cancel_requested=True,
         )
-        job.children.filter(status=Job.Status.RUNNING).update(cancel_requested=True)
     if not queued:
         return
     for member in Job.objects.filter(pk__in=queued).iterator():

@@ -1,0 +1,79 @@
+"""Cancelling a batch while its members change state under it."""
+
+import threading
+
+import pytest
+from django.db import connection
+from django.db.models import QuerySet
+
+from jobs import services
+from jobs.models import Job
+
+
+def make_batch(organisation, members):
+    batch = services.create_job(
+        organisation=organisation, kind=Job.Kind.REPORT_BATCH, publish=False
+    )
+    jobs = services.create_jobs(
+        organisation=organisation,
+        kind=Job.Kind.REPORT,
+        params_list=[{} for _ in range(members)],
+        parent=batch,
+    )
+    return batch, jobs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_member_retried_while_the_batch_is_cancelled_is_cancelled_too(
+    organisation, monkeypatch
+):
+    batch, (retried, queued) = make_batch(organisation, 2)
+    Job.objects.filter(pk__in=[batch.pk, retried.pk]).update(
+        status=Job.Status.RUNNING, attempts=1, claimed_by="elsewhere:1"
+    )
+
+    # While the cancellation works through the members, the worker running
+    # one gives its attempt up and puts it back in the queue (a transient
+    # error), on its own connection, as a worker does.
+    def worker_retries():
+        try:
+            Job.objects.filter(
+                pk=retried.pk, status=Job.Status.RUNNING, claimed_by="elsewhere:1"
+            ).update(status=Job.Status.QUEUED, error_code="retrying")
+        finally:
+            connection.close()
+
+    update = QuerySet.update
+    raced = []
+
+    def update_then_race(self, **kwargs):
+        count = update(self, **kwargs)
+        if self.model is Job and not raced:
+            raced.append(True)
+            thread = threading.Thread(target=worker_retries)
+            thread.start()
+            thread.join(timeout=10)
+            assert not thread.is_alive(), "the worker's update was blocked"
+        return count
+
+    monkeypatch.setattr(QuerySet, "update", update_then_race)
+    services.cancel_job(batch)
+    monkeypatch.undo()
+
+    assert raced
+    retried.refresh_from_db()
+    queued.refresh_from_db()
+    assert queued.status == Job.Status.CANCELLED
+    # Left queued and not asked to stop, it would run again in full.
+    assert retried.status == Job.Status.CANCELLED or retried.cancel_requested
+    assert retried.status in (Job.Status.CANCELLED, Job.Status.QUEUED)
+    if retried.status == Job.Status.QUEUED:
+        # Its next delivery cancels it instead of running it.
+        from jobs.runner import claim
+
+        assert claim(retried.pk) is None
+        retried.refresh_from_db()
+        assert retried.status == Job.Status.CANCELLED
+    batch.refresh_from_db()
+    assert batch.status == Job.Status.CANCELLED
+    assert batch.result["cancelled"] == 2
