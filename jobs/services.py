@@ -220,11 +220,12 @@ def _cancel_members(job):
             error_code="cancelled",
             cancel_requested=True,
         )
-    if not queued:
-        return
     for member in Job.objects.filter(pk__in=queued).iterator():
         _tell_receivers(member)
     if job.kind == Job.Kind.REPORT_BATCH:
+        # Also when no member was queued: a batch whose last member ended
+        # without recounting it (its worker was killed in between) is
+        # finished here rather than left running for ever.
         update_batch(job.pk)
 
 

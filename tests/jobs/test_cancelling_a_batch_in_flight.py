@@ -77,3 +77,25 @@ def test_a_member_retried_while_the_batch_is_cancelled_is_cancelled_too(
     batch.refresh_from_db()
     assert batch.status == Job.Status.CANCELLED
     assert batch.result["cancelled"] == 2
+
+
+@pytest.mark.django_db
+def test_cancelling_a_batch_whose_members_all_ended_finishes_it(organisation):
+    batch, members = make_batch(organisation, 3)
+    # Every member ended, but the worker that ended the last one was killed
+    # before it recounted the batch: nothing else ever recounts it.
+    Job.objects.filter(pk__in=[m.pk for m in members]).update(
+        status=Job.Status.SUCCEEDED
+    )
+    Job.objects.filter(pk=batch.pk).update(
+        status=Job.Status.RUNNING, progress_step="2 of 3 ended (2 succeeded)"
+    )
+    batch.refresh_from_db()
+
+    services.cancel_job(batch)
+
+    batch.refresh_from_db()
+    assert batch.status == Job.Status.SUCCEEDED
+    assert batch.progress_step == "3 of 3 ended (3 succeeded)"
+    assert batch.result["succeeded"] == 3
+    assert batch.finished_at is not None
