@@ -246,9 +246,32 @@ def requeue_job(job):
         job.finished_at = None
         job.started_at = None
         job.save()
+        if job.parent_id and job.parent.kind == Job.Kind.REPORT_BATCH:
+            # In the same transaction: the member cannot end (and recount
+            # its batch) before its batch is open again.
+            _reopen_batch(job.parent_id)
         transaction.on_commit(lambda: publish_job(job.id))
     logger.info("job %s requeued", job.id)
     return job
+
+
+def _reopen_batch(batch_id):
+    """Put an ended batch back to running, since one of its members is again.
+
+    Otherwise it would keep its old outcome and summary for good: an ended
+    batch is not recounted when its members end.
+    """
+    batch = Job.objects.select_for_update().get(pk=batch_id)
+    if batch.is_terminal:
+        batch.status = Job.Status.RUNNING
+        batch.started_at = batch.started_at or timezone.now()
+        batch.finished_at = None
+        batch.error = ""
+        batch.error_code = ""
+        batch.dead_letter = False
+        batch.result = None
+        batch.save()
+    update_batch(batch_id)
 
 
 def after_finish(job):

@@ -99,3 +99,62 @@ def test_cancelling_a_batch_whose_members_all_ended_finishes_it(organisation):
     assert batch.progress_step == "3 of 3 ended (3 succeeded)"
     assert batch.result["succeeded"] == 3
     assert batch.finished_at is not None
+
+
+def summary_matches_members(batch):
+    members = {
+        str(pk): status for pk, status in batch.children.values_list("pk", "status")
+    }
+    listed = {m["job"]: m["status"] for m in batch.result["members"]}
+    counts = {
+        outcome: sum(1 for status in members.values() if status == outcome)
+        for outcome in ("succeeded", "failed", "cancelled")
+    }
+    return listed == members and all(batch.result[k] == v for k, v in counts.items())
+
+
+@pytest.mark.django_db
+def test_a_member_requeued_after_the_batch_was_cancelled_updates_its_summary(
+    organisation,
+):
+    from jobs.runner import finish
+
+    batch, (again, left) = make_batch(organisation, 2)
+    services.cancel_job(batch)
+    batch.refresh_from_db()
+    assert (batch.status, batch.result["cancelled"]) == (Job.Status.CANCELLED, 2)
+
+    services.requeue_job(again)
+    finish(again.pk, Job.Status.SUCCEEDED, result={"report": "r"})
+
+    batch.refresh_from_db()
+    assert batch.progress_step == "2 of 2 ended (1 succeeded, 1 cancelled)"
+    assert batch.status == Job.Status.CANCELLED
+    assert summary_matches_members(batch), batch.result
+
+
+@pytest.mark.django_db
+def test_a_failed_member_requeued_and_succeeding_lets_the_batch_succeed(
+    organisation,
+):
+    from jobs.runner import finish
+
+    batch, (failed, succeeded) = make_batch(organisation, 2)
+    finish(succeeded.pk, Job.Status.SUCCEEDED, result={})
+    finish(failed.pk, Job.Status.FAILED, error="boom", code="internal_error")
+    batch.refresh_from_db()
+    assert (batch.status, batch.error_code) == (Job.Status.FAILED, "members_failed")
+
+    services.requeue_job(failed)
+    batch.refresh_from_db()
+    # Running again, not reading as failed while its member runs.
+    assert not batch.is_terminal and batch.finished_at is None
+    finish(failed.pk, Job.Status.SUCCEEDED, result={})
+
+    batch.refresh_from_db()
+    assert (batch.status, batch.error, batch.error_code) == (
+        Job.Status.SUCCEEDED,
+        "",
+        "",
+    )
+    assert summary_matches_members(batch), batch.result
