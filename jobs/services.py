@@ -250,6 +250,9 @@ def requeue_job(job):
             # In the same transaction: the member cannot end (and recount
             # its batch) before its batch is open again.
             _reopen_batch(job.parent_id)
+        from .signals import job_requeued
+
+        job_requeued.send(sender=Job, job=job)
         transaction.on_commit(lambda: publish_job(job.id))
     logger.info("job %s requeued", job.id)
     return job

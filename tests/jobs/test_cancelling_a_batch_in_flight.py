@@ -158,3 +158,40 @@ def test_a_failed_member_requeued_and_succeeding_lets_the_batch_succeed(
         "",
     )
     assert summary_matches_members(batch), batch.result
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_requeued_after_its_batch_was_cancelled_reads_queued(
+    api, organisation
+):
+    from assessments.models import Assessment, Student
+    from reports.models import Report
+
+    assessment = Assessment.objects.create(
+        organisation=organisation, code="A", name="A"
+    )
+    students = [
+        Student.objects.create(organisation=organisation, external_id=f"S-{i}")
+        for i in range(2)
+    ]
+    response = api.post(
+        "/api/v1/reports/batch/",
+        {"assessment": str(assessment.pk), "students": [str(s.pk) for s in students]},
+        format="json",
+    )
+    batch_id = response.json()["id"]
+    assert api.post(f"/api/v1/jobs/{batch_id}/cancel/").status_code == 200
+    again = Job.objects.filter(parent_id=batch_id).order_by("created_at").first()
+    report = Report.objects.get(job=again)
+    assert report.status == Report.Status.CANCELLED
+
+    services.requeue_job(again)
+
+    report.refresh_from_db()
+    assert (report.status, report.error, report.finished_at) == (
+        Report.Status.QUEUED,
+        "",
+        None,
+    )
+    listed = api.get(f"/api/v1/reports/{report.pk}/").json()
+    assert listed["status"] == Report.Status.QUEUED
