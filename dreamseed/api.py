@@ -4,7 +4,7 @@ import logging
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
-from django.db import InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError, connection
 from django.urls import reverse
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.types import OpenApiTypes
@@ -38,10 +38,38 @@ class DatabaseUnavailable(APIException):
 RETRY_AFTER_SECONDS = 5
 
 
+# SQLSTATE classes of a server that is down, starting, shutting down, out of
+# connections or resources: 08 connection exception, 53 insufficient
+# resources, 57P01-57P03 shut down or not yet accepting connections.
+UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def database_unavailable(exc):
+    """Whether ``exc`` says the database cannot be reached, not that a query is bad.
+
+    psycopg also raises OperationalError for queries the server refuses while
+    it is up (beyond a limit of PostgreSQL's, say), and SQLite for a missing
+    table or column: such faults are the code's, and retrying never helps.
+    """
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    raw = connection.connection
+    if raw is None or getattr(raw, "closed", False) or getattr(raw, "broken", False):
+        return True  # could not connect, or the server dropped the connection
+    sqlstate = getattr(exc.__cause__, "sqlstate", None) or ""
+    if sqlstate.startswith(UNAVAILABLE_SQLSTATES):
+        return True
+    # SQLite (the embedded database): another process holds the write lock
+    # for longer than the busy timeout.
+    return connection.vendor == "sqlite" and "database is locked" in str(exc)
+
+
 def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         exc = BodyTooLarge()
-    if isinstance(exc, OperationalError | InterfaceError):
+    if database_unavailable(exc):
         # Down, restarting or out of connections: a JSON answer the client
         # can act on, not Django's HTML error page. The cause goes to the log.
         logger.error(

@@ -23,20 +23,34 @@ def worker_hint(job):
     )
 
 
+# A batch has no task of its own: its members do the work.
+MEMBER_KIND = {Job.Kind.REPORT_BATCH: Job.Kind.REPORT}
+
+
 def queue_of(job):
-    """The queue the job's task is routed to."""
+    """The queue the job's task is routed to (a batch's: its members')."""
     from fnmatch import fnmatchcase
 
     from django.conf import settings
 
     from jobs.services import TASKS_BY_KIND
 
-    task = TASKS_BY_KIND.get(job.kind)
+    task = TASKS_BY_KIND.get(MEMBER_KIND.get(job.kind, job.kind))
     name = task.name if task is not None else ""
     for pattern, route in settings.CELERY_TASK_ROUTES.items():
         if fnmatchcase(name, pattern):
             return route["queue"]
     return settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+def _not_started(job):
+    """Whether no worker has started the job (for a batch: any member) yet."""
+    if job.status != Job.Status.QUEUED:
+        return False
+    if job.kind in MEMBER_KIND:
+        # A batch reads queued until a member ends, however long it runs.
+        return not job.children.exclude(status=Job.Status.QUEUED).exists()
+    return True
 
 
 @contextmanager
@@ -81,18 +95,14 @@ def wait_for_job(job_id, *, timeout, stream=None, label="job"):
                 stream.write("\n")
             return job
         waited = time.monotonic() - started
-        if (
-            job.status == Job.Status.QUEUED
-            and not hinted
-            and waited > NO_WORKER_HINT_SECONDS
-        ):
+        if not hinted and waited > NO_WORKER_HINT_SECONDS and _not_started(job):
             stream.write(("\n" if interactive else "") + f"{label}: {worker_hint(job)}")
             hinted = True
             last = None
         if time.monotonic() > deadline:
             if interactive:
                 stream.write("\n")
-            hint = " (is a worker running?)" if job.status == Job.Status.QUEUED else ""
+            hint = " (is a worker running?)" if _not_started(job) else ""
             raise CommandError(
                 f"{label} {job.pk} did not finish within {timeout} s; it is still "
                 f"{job.status}{hint}."

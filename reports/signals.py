@@ -4,7 +4,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from jobs.models import Job
-from jobs.signals import job_finished
+from jobs.signals import job_finished, job_requeued
 
 from .models import Report
 
@@ -20,4 +20,13 @@ def sync_report_status(sender, job, **kwargs):
     )
     Report.objects.filter(job=job).exclude(status=Report.Status.SUCCEEDED).update(
         status=status, error=job.error, finished_at=timezone.now()
+    )
+
+
+@receiver(job_requeued)
+def reopen_report(sender, job, **kwargs):
+    if job.kind != Job.Kind.REPORT:
+        return
+    Report.objects.filter(job=job).exclude(status=Report.Status.SUCCEEDED).update(
+        status=Report.Status.QUEUED, error="", finished_at=None
     )

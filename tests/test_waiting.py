@@ -39,3 +39,31 @@ def test_a_job_still_queued_gets_the_hint_once(organisation, monkeypatch):
     with pytest.raises(CommandError, match="did not finish within 1 s"):
         waiting.wait_for_job(job.pk, timeout=1, stream=out, label="calibration")
     assert out.getvalue().count("'irt' queue") == 1
+
+
+def test_the_hint_for_a_batch_names_the_queue_its_members_wait_on():
+    hint = waiting.worker_hint(Job(kind=Job.Kind.REPORT_BATCH))
+    assert "the workers of the 'reports' queue" in hint
+    assert hint.endswith("worker -Q reports\n")
+
+
+def test_a_batch_whose_members_have_started_gets_no_hint(organisation, monkeypatch):
+    from jobs.services import create_job, create_jobs
+
+    batch = create_job(
+        organisation=organisation, kind=Job.Kind.REPORT_BATCH, publish=False
+    )
+    members = create_jobs(
+        organisation=organisation,
+        kind=Job.Kind.REPORT,
+        params_list=[{}, {}],
+        parent=batch,
+    )
+    # A worker renders the first member; none has ended, so the batch itself
+    # still reads queued.
+    Job.objects.filter(pk=members[0].pk).update(status=Job.Status.RUNNING)
+    monkeypatch.setattr(waiting, "NO_WORKER_HINT_SECONDS", 0)
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="did not finish within 1 s"):
+        waiting.wait_for_job(batch.pk, timeout=1, stream=out, label="reports")
+    assert "no worker has started" not in out.getvalue()
