@@ -184,7 +184,12 @@ def cancel_job(job):
         if job.status == Job.Status.QUEUED:
             job.status = Job.Status.CANCELLED
             job.finished_at = timezone.now()
-            job.error = "Cancelled before it started."
+            # A batch reads queued until a member ends, though some may run.
+            job.error = (
+                "Cancelled; its members already running were asked to stop."
+                if job.children.filter(status=Job.Status.RUNNING).exists()
+                else "Cancelled before it started."
+            )
             job.error_code = "cancelled"
         job.cancel_requested = True
         job.save()

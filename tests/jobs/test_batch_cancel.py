@@ -120,3 +120,4 @@ def test_cancelling_a_large_batch_takes_a_few_queries_per_member(
     assert batch.progress_step == "199 of 200 ended (199 cancelled)"
     # Cancelled before any member ended; its summary waits for the last one.
     assert (batch.status, batch.result) == (Job.Status.CANCELLED, None)
+    assert batch.error == "Cancelled; its members already running were asked to stop."
