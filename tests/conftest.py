@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -150,6 +151,13 @@ class Worker:
         except ProcessLookupError:
             pass
         self.log.close()
+
+
+def free_port():
+    """A port of 127.0.0.1 that nothing listens on (until someone binds it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def _test_database_url():

@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
 from tests.jobs.test_broker_stall import SilentServer
 
 MOST_SECONDS = 45
@@ -97,11 +97,8 @@ print(json.dumps({
 
 def test_the_api_answers_503_in_json_while_the_database_is_down():
     import json
-    import socket
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]  # nothing listens once it is closed
+    closed = free_port()
     done = subprocess.run(
         [sys.executable, "-c", API_SCRIPT],
         cwd=ROOT,

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,7 @@ import urllib.request
 import pytest
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import ROOT, _test_database_url, wait_for
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import ROOT, _test_database_url, free_port, wait_for
 
 
 def request(url, data=None, token=None):
@@ -181,9 +174,7 @@ def test_the_wsgi_module_loads_the_views_before_the_first_request():
 
 
 def test_the_wsgi_module_loads_with_redis_down_and_says_so():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]  # nothing listens once it is closed
+    closed = free_port()
     out, err = load_wsgi_in_a_new_process(
         CELERY_BROKER_URL=f"redis://127.0.0.1:{closed}/0", CACHE_URL=""
     )

@@ -3,7 +3,6 @@
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from email import message_from_bytes
@@ -11,11 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port
 
 
 class RecordingHandler:

@@ -15,7 +15,7 @@ from jobs.models import Job
 from jobs.services import publish_job, requeue_job
 from notifications.models import EmailDelivery
 from notifications.services import send_job_emails, submit_bulk_email
-from tests.conftest import wait_for, wait_for_job
+from tests.conftest import free_port, wait_for, wait_for_job
 
 from .servers import RecordingHandler, SMTPServer
 
@@ -380,11 +380,7 @@ def test_production_settings_without_a_mail_server_refuse_to_send():
 def test_recipients_of_a_job_that_gave_up_say_not_sent_and_a_requeue_mails_them(
     organisation, teachers, worker_factory
 ):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = sock.getsockname()[1]  # nothing listens once it is closed
+    closed = free_port()
     worker = worker_factory(
         env={"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(closed)},
         queues=["emails"],
