@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from assessments.models import Item, Organisation, Response, Student
 from dreamseed.exceptions import JobCancelled
+from dreamseed.sql import analyze
 from jobs.models import Job
 from jobs.services import create_job
 
@@ -140,7 +141,6 @@ def _refresh_stale_statistics():
     a million new answers as a nested loop over every student: 15 minutes
     instead of under a second. Autovacuum catches up in time when it is on;
     a calibration started right after a bulk load should not wait for it.
-    An ANALYZE samples a fixed number of rows, so it costs little.
     """
     if connection.vendor != "postgresql":
         return
@@ -152,10 +152,9 @@ def _refresh_stale_statistics():
             [tables, STALE_STATISTICS_SHARE],
         )
         stale = [name for (name,) in cursor.fetchall()]
-        if stale:
-            logger.info("refreshing the statistics of %s", ", ".join(stale))
-            quoted = ", ".join(connection.ops.quote_name(name) for name in stale)
-            cursor.execute(f"ANALYZE {quoted}")
+    if stale:
+        logger.info("refreshing the statistics of %s", ", ".join(stale))
+        analyze(stale)
 
 
 def read_responses(organisation):

@@ -73,3 +73,16 @@ def fetch_one(sql, params, *columns):
         instances.append(part.instance(row[start : start + len(part)]))
         start += len(part)
     return instances
+
+
+def analyze(tables):
+    """Refresh PostgreSQL's planner statistics of ``tables`` (names); else nothing.
+
+    An ANALYZE samples a fixed number of rows, so it costs little even on a
+    large table.
+    """
+    if connection.vendor != "postgresql" or not tables:
+        return
+    quoted = ", ".join(connection.ops.quote_name(name) for name in tables)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {quoted}")

@@ -29,18 +29,16 @@ MEMBER_KIND = {Job.Kind.REPORT_BATCH: Job.Kind.REPORT}
 
 def queue_of(job):
     """The queue the job's task is routed to (a batch's: its members')."""
-    from fnmatch import fnmatchcase
-
     from django.conf import settings
 
+    from dreamseed.celery import app
     from jobs.services import TASKS_BY_KIND
 
     task = TASKS_BY_KIND.get(MEMBER_KIND.get(job.kind, job.kind))
-    name = task.name if task is not None else ""
-    for pattern, route in settings.CELERY_TASK_ROUTES.items():
-        if fnmatchcase(name, pattern):
-            return route["queue"]
-    return settings.CELERY_TASK_DEFAULT_QUEUE
+    if task is None:
+        return settings.CELERY_TASK_DEFAULT_QUEUE
+    # Celery's own router, so the answer is where the message really goes.
+    return app.amqp.router.route({}, task.name)["queue"].name
 
 
 def _not_started(job):

@@ -7,9 +7,10 @@ import zoneinfo
 from datetime import UTC, datetime
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from assessments.models import Assessment, Item, Organisation, Response, Student
+from dreamseed.sql import analyze
 
 logger = logging.getLogger(__name__)
 
@@ -97,15 +98,8 @@ def refresh_statistics():
     (a nested loop over every student). Autovacuum would catch up later, if
     it is on; calibrations are often started right after an import.
     """
-    if connection.vendor != "postgresql":
-        return
-    tables = ", ".join(
-        connection.ops.quote_name(model._meta.db_table)
-        for model in (Student, Item, Assessment, Response)
-    )
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {tables}")
+        analyze([m._meta.db_table for m in (Student, Item, Assessment, Response)])
     except DatabaseError as exc:
         # The import itself is done; stale statistics only slow reads down.
         logger.warning("could not refresh the tables' statistics: %s", exc)
